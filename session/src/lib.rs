@@ -1,0 +1,63 @@
+//! The OAuth 2.0 session with Spotify's accounts service, with its states in the types.
+//!
+//! A [`Session`] is built [`Unauthenticated`] from [`Credentials`], and becomes
+//! [`Authorized`] (a user's grant: authorization code, with or without PKCE) or
+//! [`ClientCredentials`] (the app's own token) through typed transitions. Refreshing a
+//! session that has no refresh token, or reading a token it does not hold, does not
+//! compile. Secrets and tokens are [`secrecy::SecretString`]s and never appear in `Debug`,
+//! `Display` or logs.
+//!
+//! ```no_run
+//! use spotify_session::{AuthorizeOptions, Credentials, Scope, Session};
+//!
+//! # async fn run(callback_url: &str) -> Result<(), spotify_session::Error> {
+//! let session = Session::builder(
+//!     Credentials::from_env()?.redirect_uri("http://127.0.0.1:8888/callback"),
+//! )
+//! .build()?;
+//!
+//! // The app's own token.
+//! let app = session.request_credentials_token().await?;
+//! println!("app token valid until {}", app.expires_at());
+//!
+//! // A user's grant: send the user to the URL, then hand the redirect back.
+//! let pending = session.begin_authorization(
+//!     &AuthorizeOptions::new().scopes([Scope::UserReadEmail]),
+//! )?;
+//! println!("open {}", pending.url());
+//! let mut user = session.complete_authorization(pending, callback_url).await?;
+//! user.refresh_access_token().await?;
+//! println!("granted: {}", user.scopes());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Requests follow Spotify's accounts service as documented in 2026: the 2025 redirect-URI
+//! rules are checked when a session is built, and an expired refresh token (six months
+//! after the user's authorization) surfaces as [`Error::is_reauthorization_required`].
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod authorize;
+mod clock;
+mod credentials;
+mod error;
+mod http;
+mod redirect;
+mod scope;
+mod session;
+mod token;
+
+pub use crate::authorize::{AuthorizeOptions, PendingAuthorization, PkceVerifier};
+pub use crate::clock::{Clock, SystemClock};
+pub use crate::credentials::{
+    Credentials, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REDIRECT_URI, SpotifyCredentials,
+};
+pub use crate::error::{Error, GrantType, OAuthErrorCode, Result};
+pub use crate::redirect::validate_redirect_uri;
+pub use crate::scope::{Scope, Scopes};
+pub use crate::session::{
+    Authorized, ClientCredentials, HoldsRefreshToken, HoldsToken, Session, SessionBuilder, State,
+    Unauthenticated,
+};
+pub use secrecy::{ExposeSecret, SecretString};
