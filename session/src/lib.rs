@@ -48,6 +48,10 @@ mod scope;
 mod session;
 mod token;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
 pub use crate::authorize::{AuthorizeOptions, PendingAuthorization, PkceVerifier};
 pub use crate::clock::{Clock, SystemClock};
 pub use crate::credentials::{
@@ -61,3 +65,5 @@ pub use crate::session::{
     Unauthenticated,
 };
 pub use secrecy::{ExposeSecret, SecretString};
+#[cfg(feature = "derive")]
+pub use spotify_session_derive::SpotifyCredentials;
