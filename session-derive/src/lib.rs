@@ -90,8 +90,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// Fields with other names, marked with `#[spotify(..)]`, and a `SecretString` secret:
 ///
 /// ```
-/// use secrecy::SecretString;
-/// use spotify_session::SpotifyCredentials;
+/// use spotify_session::{SecretString, SpotifyCredentials};
 ///
 /// #[derive(SpotifyCredentials)]
 /// struct SpotifyConfig {
