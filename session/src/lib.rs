@@ -43,6 +43,9 @@ mod clock;
 mod credentials;
 mod error;
 mod http;
+#[cfg(feature = "loopback")]
+#[cfg_attr(docsrs, doc(cfg(feature = "loopback")))]
+pub mod loopback;
 mod redirect;
 mod scope;
 mod session;
@@ -51,6 +54,10 @@ mod token;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use crate::authorize::{AuthorizeOptions, PendingAuthorization, PkceVerifier};
 pub use crate::clock::{Clock, SystemClock};
