@@ -164,6 +164,37 @@ pub enum Error {
         /// The variable's name.
         name: &'static str,
     },
+
+    /// The redirect URI cannot be served by the loopback listener, which needs
+    /// `http://127.0.0.1:PORT/…` or `http://[::1]:PORT/…`.
+    #[cfg(feature = "loopback")]
+    #[error("the loopback listener cannot serve the redirect URI `{uri}`: {reason}")]
+    NotLoopbackRedirect {
+        /// The URI as given.
+        uri: String,
+        /// What keeps it from being a loopback redirect URI.
+        reason: &'static str,
+    },
+
+    /// The loopback listener could not bind its address, usually because another program
+    /// holds the port.
+    #[cfg(feature = "loopback")]
+    #[error("the loopback listener could not bind `{address}`")]
+    LoopbackBind {
+        /// The address of the redirect URI.
+        address: std::net::SocketAddr,
+        /// What the system reported.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// No authorization callback reached the loopback listener in time.
+    #[cfg(feature = "loopback")]
+    #[error("no authorization callback arrived within {waited:?}")]
+    CallbackTimeout {
+        /// How long the listener waited.
+        waited: Duration,
+    },
 }
 
 impl Error {
