@@ -362,7 +362,7 @@ async fn answer(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> 
         return page(
             StatusCode::BAD_REQUEST,
             "Not an authorization",
-            "This request carries neither `code` nor `error`; still waiting for the redirect.",
+            "This request carries neither a code nor an error; still waiting for the redirect.",
         );
     }
 
