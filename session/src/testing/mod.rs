@@ -19,7 +19,8 @@
 //! # Example
 //!
 //! A test that drives the authorization-code flow by hand. With the crate's
-//! `Session`, pass [`FakeAccounts::url`] to `SessionBuilder::accounts_url` instead.
+//! [`Session`](crate::Session), pass [`FakeAccounts::url`] to
+//! [`SessionBuilder::accounts_url`](crate::SessionBuilder::accounts_url) instead.
 //!
 //! ```
 //! use spotify_session::testing::{FakeAccounts, FakeClient, GrantKind};
@@ -93,6 +94,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::LOCATION;
 use reqwest::redirect::Policy;
@@ -214,7 +216,7 @@ impl FakeAccounts {
     }
 
     /// The base URL, `http://127.0.0.1:PORT` without a trailing slash: the value for
-    /// `SessionBuilder::accounts_url`.
+    /// [`SessionBuilder::accounts_url`](crate::SessionBuilder::accounts_url).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -252,7 +254,7 @@ impl FakeAccounts {
 
     /// Makes the next `count` answers of `/api/token` a 429 whose `Retry-After` is
     /// `retry_after` in whole seconds, rounded up.
-    pub fn answer_next_with_429(&self, count: u32, retry_after: std::time::Duration) {
+    pub fn answer_next_with_429(&self, count: u32, retry_after: Duration) {
         self.update_knobs(|knobs| {
             knobs.too_many_requests_answers += count;
             knobs.retry_after = retry_after;
@@ -303,7 +305,8 @@ impl FakeAccounts {
     /// with `code` and `state` (or `error` and `state`).
     ///
     /// The caller can then send a GET to that URL (a loopback listener waits there) or
-    /// hand it to `Session::complete_authorization` directly.
+    /// hand it to [`Session::complete_authorization`](crate::Session::complete_authorization)
+    /// directly.
     ///
     /// # Errors
     ///
