@@ -124,8 +124,14 @@ impl From<&str> for Scope {
 /// assert_eq!(scopes.to_string(), "user-read-email user-read-private");
 /// # Ok::<(), std::convert::Infallible>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Scopes(BTreeSet<Scope>);
+
+impl fmt::Debug for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.iter().map(Scope::as_str)).finish()
+    }
+}
 
 impl Scopes {
     /// No scope.

@@ -16,8 +16,7 @@ const DEFAULT_EXPIRES_IN: i64 = 3600;
 const MAX_EXPIRES_IN: i64 = 365 * 24 * 3600;
 
 /// An access token with its absolute expiry and the scopes it was granted.
-// `pub` because the sealed state traits name it; the module keeps it out of the API.
-#[allow(unreachable_pub)]
+// `pub` because the sealed state traits name it; the private module keeps it out of the API.
 #[derive(Clone)]
 pub struct AccessToken {
     pub(crate) secret: SecretString,

@@ -1,0 +1,66 @@
+//! What the integration tests share: the test vectors, a clock moved by hand, and
+//! sessions pointed at a local server.
+
+// Each test crate uses a part of this module.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone as _, Utc};
+use spotify_session::{Clock, Credentials, Session, Unauthenticated};
+
+/// The client id of the Basic-header test vector of `SPOTIFY.md`.
+pub const CLIENT_ID: &str = "b777292af0def22f9257991fc770b520";
+/// The client secret of the Basic-header test vector of `SPOTIFY.md`.
+pub const CLIENT_SECRET: &str = "6a0419f43d0aa93b2ae881429b6b9bc2";
+/// The header those two give.
+pub const BASIC: &str = "Basic Yjc3NzI5MmFmMGRlZjIyZjkyNTc5OTFmYzc3MGI1MjA6NmEwNDE5ZjQzZDBhYTkzYjJhZTg4MTQyOWI2YjliYzI=";
+pub const REDIRECT_URI: &str = "http://127.0.0.1:8888/callback";
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new() -> Arc<Self> {
+        let start = Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap();
+        Arc::new(Self(Mutex::new(start)))
+    }
+
+    /// The time now, without naming the `Clock` trait.
+    pub fn now_for_tests(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += TimeDelta::from_std(by).unwrap();
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// A confidential session with the test vector's credentials, against `accounts_url`.
+pub fn confidential(accounts_url: &str, clock: Arc<ManualClock>) -> Session<Unauthenticated> {
+    let credentials = Credentials::new(CLIENT_ID, CLIENT_SECRET).redirect_uri(REDIRECT_URI);
+    Session::builder(credentials)
+        .accounts_url(accounts_url)
+        .clock(clock)
+        .build()
+        .unwrap()
+}
+
+/// A public (PKCE) session against `accounts_url`.
+pub fn public(accounts_url: &str, clock: Arc<ManualClock>) -> Session<Unauthenticated> {
+    let credentials = Credentials::public(CLIENT_ID).redirect_uri(REDIRECT_URI);
+    Session::builder(credentials)
+        .accounts_url(accounts_url)
+        .clock(clock)
+        .build()
+        .unwrap()
+}
