@@ -68,8 +68,8 @@ pub use crate::error::{Error, GrantType, OAuthErrorCode, Result};
 pub use crate::redirect::validate_redirect_uri;
 pub use crate::scope::{Scope, Scopes};
 pub use crate::session::{
-    Authorized, ClientCredentials, HoldsRefreshToken, HoldsToken, Session, SessionBuilder, State,
-    Unauthenticated,
+    Authorized, ClientCredentials, HoldsRefreshToken, HoldsToken, RenewsWithCredentials, Session,
+    SessionBuilder, State, Unauthenticated,
 };
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "derive")]

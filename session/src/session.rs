@@ -40,7 +40,7 @@ pub struct Session<S: State> {
 }
 
 mod sealed {
-    use super::{AccessToken, Authorized};
+    use super::{AccessToken, Authorized, ClientCredentials};
 
     pub trait Sealed {}
 
@@ -51,6 +51,10 @@ mod sealed {
     pub trait RefreshState {
         fn authorized(&self) -> &Authorized;
         fn authorized_mut(&mut self) -> &mut Authorized;
+    }
+
+    pub trait CredentialsState {
+        fn app_mut(&mut self) -> &mut ClientCredentials;
     }
 }
 
@@ -71,12 +75,20 @@ pub trait HoldsToken: State + sealed::TokenState {}
 /// The state that holds a refresh token: [`Authorized`].
 #[diagnostic::on_unimplemented(
     message = "`Session<{Self}>` holds no refresh token",
-    label = "only a `Session<Authorized>` can be refreshed",
+    label = "only a `Session<Authorized>` has a refresh token",
     note = "a user's grant comes from `complete_authorization(..)`, `request_access_token(..)` \
             or `resume(..)` on a `Session<Unauthenticated>`; a `Session<ClientCredentials>` \
             gets a new token with `renew_access_token()`"
 )]
 pub trait HoldsRefreshToken: HoldsToken + sealed::RefreshState {}
+
+/// The state renewed by asking for a new token: [`ClientCredentials`].
+#[diagnostic::on_unimplemented(
+    message = "`Session<{Self}>` is not renewed with the client-credentials grant",
+    label = "only a `Session<ClientCredentials>` is renewed this way",
+    note = "a `Session<Authorized>` gets a new token with `refresh_access_token()`"
+)]
+pub trait RenewsWithCredentials: HoldsToken + sealed::CredentialsState {}
 
 /// No token yet: the state a session is built in.
 #[derive(Debug, Clone, Default)]
@@ -107,6 +119,7 @@ impl State for ClientCredentials {}
 impl HoldsToken for Authorized {}
 impl HoldsToken for ClientCredentials {}
 impl HoldsRefreshToken for Authorized {}
+impl RenewsWithCredentials for ClientCredentials {}
 
 impl sealed::TokenState for Authorized {
     fn token(&self) -> &AccessToken {
@@ -126,6 +139,12 @@ impl sealed::RefreshState for Authorized {
     }
 
     fn authorized_mut(&mut self) -> &mut Authorized {
+        self
+    }
+}
+
+impl sealed::CredentialsState for ClientCredentials {
+    fn app_mut(&mut self) -> &mut ClientCredentials {
         self
     }
 }
@@ -562,36 +581,107 @@ impl<S: State> Session<S> {
     /// [`Error::is_reauthorization_required`]) when the refresh token expired, was revoked
     /// or rotated away; the transport and answer errors, which are
     /// [`transient`](Error::is_transient) when a later try may succeed.
-    pub async fn refresh_access_token(&mut self) -> Result<()>
+    // Not an `async fn`: with one, a wrong state is reported three times over.
+    pub fn refresh_access_token(&mut self) -> impl Future<Output = Result<()>> + Send + '_
     where
         S: HoldsRefreshToken,
     {
-        let grant = self.state.authorized();
-        let request = Grant::RefreshToken {
-            refresh_token: &grant.refresh_token,
-        };
-        let answer = self.config.request_token(request).await?;
-        let token = answer.access_token(Some(&grant.token.scopes));
-        let state = self.state.authorized_mut();
-        state.token = token;
-        if let Some(rotated) = answer.refresh_token {
-            state.refresh_token = rotated;
+        async move {
+            let grant = self.state.authorized();
+            let request = Grant::RefreshToken {
+                refresh_token: &grant.refresh_token,
+            };
+            let answer = self.config.request_token(request).await?;
+            let token = answer.access_token(Some(&grant.token.scopes));
+            let state = self.state.authorized_mut();
+            state.token = token;
+            if let Some(rotated) = answer.refresh_token {
+                state.refresh_token = rotated;
+            }
+            Ok(())
         }
-        Ok(())
     }
 }
 
 /// The app's own token: renewed by asking for a new one.
-impl Session<ClientCredentials> {
+impl<S: State> Session<S> {
     /// Gets a new client-credentials token in place of this one. On failure the session
     /// keeps the token it had.
     ///
     /// # Errors
     ///
     /// As [`Session::request_credentials_token`].
-    pub async fn renew_access_token(&mut self) -> Result<()> {
-        let answer = self.config.request_token(Grant::ClientCredentials).await?;
-        self.state.token = answer.access_token(Some(&self.state.token.scopes));
-        Ok(())
+    pub fn renew_access_token(&mut self) -> impl Future<Output = Result<()>> + Send + '_
+    where
+        S: RenewsWithCredentials,
+    {
+        async move {
+            let answer = self.config.request_token(Grant::ClientCredentials).await?;
+            let app = self.state.app_mut();
+            app.token = answer.access_token(Some(&app.token.scopes));
+            Ok(())
+        }
+    }
+}
+
+/// Stored tokens: a session kept by a [`TokenStore`](crate::TokenStore), and rebuilt from
+/// it without a request.
+impl Session<Unauthenticated> {
+    /// Rebuilds a user's grant from a stored token, without a request. An expired access
+    /// token is kept: the refresh token renews it, for example on the first
+    /// [`SharedSession::access_token`](crate::SharedSession::access_token).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] with [`StoreError::MissingRefreshToken`](crate::StoreError) when the
+    /// stored token has no refresh token (it came from the client-credentials grant).
+    pub fn restore(&self, stored: crate::StoredToken) -> Result<Session<Authorized>> {
+        let refresh_token = stored.refresh_token.ok_or(Error::Store {
+            source: crate::StoreError::MissingRefreshToken,
+        })?;
+        Ok(self.with_state(Authorized {
+            token: AccessToken {
+                secret: stored.access_token,
+                expires_at: stored.expires_at,
+                scopes: stored.scopes,
+            },
+            refresh_token,
+        }))
+    }
+
+    /// Rebuilds the app's client-credentials token from a stored token, without a request.
+    /// A refresh token in it is ignored.
+    pub fn restore_credentials_token(
+        &self,
+        stored: crate::StoredToken,
+    ) -> Session<ClientCredentials> {
+        self.with_state(ClientCredentials {
+            token: AccessToken {
+                secret: stored.access_token,
+                expires_at: stored.expires_at,
+                scopes: stored.scopes,
+            },
+        })
+    }
+}
+
+/// A user's grant, as a [`TokenStore`](crate::TokenStore) keeps it.
+impl Session<Authorized> {
+    /// The access token, its expiry, its scopes and the refresh token, to store.
+    pub fn stored_token(&self) -> crate::StoredToken {
+        let token = &self.state.token;
+        crate::StoredToken::new(token.secret.clone(), token.expires_at)
+            .with_scopes(token.scopes.clone())
+            .with_refresh_token(self.state.refresh_token.clone())
+    }
+}
+
+/// The app's own token, as a [`TokenStore`](crate::TokenStore) keeps it.
+impl Session<ClientCredentials> {
+    /// The access token, its expiry and its scopes, to store.
+    pub fn stored_token(&self) -> crate::StoredToken {
+        let token = &self.state.token;
+        crate::StoredToken::new(token.secret.clone(), token.expires_at)
+            .with_scopes(token.scopes.clone())
     }
 }
