@@ -165,6 +165,27 @@ pub enum Error {
         name: &'static str,
     },
 
+    /// A [`TokenStore`](crate::TokenStore) failed, or a stored token cannot be restored.
+    #[error("token storage failed")]
+    Store {
+        /// What failed.
+        #[source]
+        source: crate::StoreError,
+    },
+
+    /// The error of a renewal that several tasks of a
+    /// [`SharedSession`](crate::SharedSession) waited for, when it cannot be copied to each
+    /// (a transport failure, [`Error::Http`]). `Display`, `source()` and the predicates
+    /// are those of the error inside.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
+
+    /// A [`SharedSession`](crate::SharedSession)'s renewal ended without a result: its task
+    /// panicked (in a store or a hook) or its runtime shut down. The next call starts
+    /// another.
+    #[error("the token renewal was abandoned before it finished")]
+    RenewalAbandoned,
+
     /// The redirect URI cannot be served by the loopback listener, which needs
     /// `http://127.0.0.1:PORT/…` or `http://[::1]:PORT/…`.
     #[cfg(feature = "loopback")]
@@ -202,6 +223,9 @@ impl Error {
     /// refresh token expired, was revoked, or was rotated away). The user must go through
     /// authorization again; retrying cannot help.
     pub fn is_reauthorization_required(&self) -> bool {
+        if let Self::Shared(inner) = self {
+            return inner.is_reauthorization_required();
+        }
         matches!(
             self,
             Self::TokenEndpoint {
@@ -216,6 +240,7 @@ impl Error {
     /// 5xx answer, or a 429.
     pub fn is_transient(&self) -> bool {
         match self {
+            Self::Shared(inner) => inner.is_transient(),
             Self::Http { source, .. } => !source.is_builder(),
             Self::TokenEndpoint { status, .. }
             | Self::UnexpectedResponse { status, .. }
@@ -228,12 +253,16 @@ impl Error {
 
     /// True when the request timed out.
     pub fn is_timeout(&self) -> bool {
+        if let Self::Shared(inner) = self {
+            return inner.is_timeout();
+        }
         matches!(self, Self::Http { source, .. } if source.is_timeout())
     }
 
     /// How long the accounts service asked to wait, from its `Retry-After` header.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
+            Self::Shared(inner) => inner.retry_after(),
             Self::TokenEndpoint { retry_after, .. }
             | Self::UnexpectedResponse { retry_after, .. } => *retry_after,
             _ => None,
@@ -243,6 +272,7 @@ impl Error {
     /// The HTTP status of the answer, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
+            Self::Shared(inner) => inner.status(),
             Self::TokenEndpoint { status, .. }
             | Self::UnexpectedResponse { status, .. }
             | Self::MalformedTokenResponse { status, .. } => Some(*status),
@@ -254,6 +284,7 @@ impl Error {
     /// The OAuth 2.0 `error` code of a token-endpoint error.
     pub fn oauth_error(&self) -> Option<&OAuthErrorCode> {
         match self {
+            Self::Shared(inner) => inner.oauth_error(),
             Self::TokenEndpoint { code, .. } => Some(code),
             _ => None,
         }

@@ -47,8 +47,11 @@ mod http;
 #[cfg_attr(docsrs, doc(cfg(feature = "loopback")))]
 pub mod loopback;
 mod redirect;
+mod retry;
 mod scope;
 mod session;
+mod shared;
+mod store;
 mod token;
 
 #[doc(hidden)]
@@ -66,11 +69,16 @@ pub use crate::credentials::{
 };
 pub use crate::error::{Error, GrantType, OAuthErrorCode, Result};
 pub use crate::redirect::validate_redirect_uri;
+pub use crate::retry::RetryPolicy;
 pub use crate::scope::{Scope, Scopes};
 pub use crate::session::{
     Authorized, ClientCredentials, HoldsRefreshToken, HoldsToken, RenewsWithCredentials, Session,
     SessionBuilder, State, Unauthenticated,
 };
+pub use crate::shared::{
+    Renewable, SharedSession, SharedSessionBuilder, TokenEvent, TokenSnapshot,
+};
+pub use crate::store::{FileStore, MemoryStore, StoreError, StoredToken, TokenStore};
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "derive")]
 pub use spotify_session_derive::SpotifyCredentials;
