@@ -56,80 +56,65 @@ pub(crate) struct RoleAttr {
 /// The `crate = "path"` of the struct's `#[spotify(..)]` attributes, when given.
 pub(crate) fn crate_path(attrs: &[Attribute], errors: &mut Errors) -> Option<Path> {
     let mut found: Option<Path> = None;
-    for attr in spotify_attrs(attrs) {
-        let parsed = expect_list(attr).and_then(|()| {
-            attr.parse_nested_meta(|meta| {
-                let key = key_name(&meta.path);
-                if key != "crate" {
-                    let value = take_value(&meta)?;
-                    errors.push(struct_key_error(&meta.path, &key, value.is_some()));
-                } else if let Some(path) = crate_value(&meta, errors)? {
-                    if found.is_some() {
-                        errors.push(duplicate_key(&meta.path, &key));
-                    }
-                    found = Some(path);
-                }
-                Ok(())
-            })
-        });
-        if let Err(error) = parsed {
-            errors.push(error);
+    for_each_key(attrs, errors, |meta, errors| {
+        let key = key_name(&meta.path);
+        if key != "crate" {
+            let value = take_value(meta)?;
+            errors.push(struct_key_error(&meta.path, &key, value.is_some()));
+        } else if let Some(path) = crate_value(meta, errors)? {
+            let earlier = found.replace(path);
+            if earlier.is_some() {
+                errors.push(duplicate_key(&meta.path, &key));
+            }
         }
-    }
+        Ok(())
+    });
     found
 }
 
 /// The role given by the field's `#[spotify(..)]` attributes, when given.
 pub(crate) fn field_role(attrs: &[Attribute], errors: &mut Errors) -> Option<RoleAttr> {
     let mut found: Option<RoleAttr> = None;
-    for attr in spotify_attrs(attrs) {
-        let parsed = expect_list(attr).and_then(|()| {
-            attr.parse_nested_meta(|meta| {
-                let key = key_name(&meta.path);
-                let value = take_value(&meta)?;
-                let Some(role) = Role::from_key(&key) else {
-                    errors.push(field_key_error(&meta.path, &key));
-                    return Ok(());
-                };
-                if let Some(value) = value {
-                    errors.push(syn::Error::new_spanned(
-                        value,
-                        format!(
-                            "`{key}` in `#[spotify(..)]` takes no value: write `#[spotify({key})]`"
-                        ),
-                    ));
-                }
-                match &found {
-                    Some(earlier) if earlier.role == role => {
-                        errors.push(duplicate_key(&meta.path, &key));
-                    }
-                    Some(earlier) => errors.push(syn::Error::new_spanned(
-                        &meta.path,
-                        format!(
-                            "a field holds one part of the credentials, and this one is already \
-                             marked `#[spotify({})]`",
-                            earlier.role.key()
-                        ),
-                    )),
-                    None => {
-                        found = Some(RoleAttr {
-                            role,
-                            key: meta.path.clone(),
-                        })
-                    }
-                }
-                Ok(())
-            })
-        });
+    for_each_key(attrs, errors, |meta, errors| {
+        let key = key_name(&meta.path);
+        let value = take_value(meta)?;
+        let Some(role) = Role::from_key(&key) else {
+            errors.push(field_key_error(&meta.path, &key));
+            return Ok(());
+        };
+        if let Some(value) = value {
+            errors.push(syn::Error::new_spanned(
+                value,
+                format!("`{key}` in `#[spotify(..)]` takes no value: write `#[spotify({key})]`"),
+            ));
+        }
+        if let Some(earlier) = &found {
+            errors.push(second_role(&meta.path, earlier.role, role));
+        } else {
+            found = Some(RoleAttr {
+                role,
+                key: meta.path.clone(),
+            });
+        }
+        Ok(())
+    });
+    found
+}
+
+/// Calls `on_key` for each key of every `#[spotify(..)]` in `attrs`, pushing the mistakes
+/// that stop the parsing of an attribute.
+fn for_each_key(
+    attrs: &[Attribute],
+    errors: &mut Errors,
+    mut on_key: impl FnMut(&ParseNestedMeta<'_>, &mut Errors) -> syn::Result<()>,
+) {
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("spotify")) {
+        let parsed =
+            expect_list(attr).and_then(|()| attr.parse_nested_meta(|meta| on_key(&meta, errors)));
         if let Err(error) = parsed {
             errors.push(error);
         }
     }
-    found
-}
-
-fn spotify_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
-    attrs.iter().filter(|attr| attr.path().is_ident("spotify"))
 }
 
 /// Refuses `#[spotify]` and `#[spotify = ".."]`, which hold no key.
@@ -223,6 +208,20 @@ fn field_key_error(path: &Path, key: &str) -> syn::Error {
         )
     };
     syn::Error::new_spanned(path, message)
+}
+
+fn second_role(path: &Path, earlier: Role, role: Role) -> syn::Error {
+    if earlier == role {
+        return duplicate_key(path, role.key());
+    }
+    syn::Error::new_spanned(
+        path,
+        format!(
+            "a field holds one part of the credentials, and this one is already marked \
+             `#[spotify({})]`",
+            earlier.key()
+        ),
+    )
 }
 
 fn duplicate_key(path: &Path, key: &str) -> syn::Error {

@@ -1,9 +1,9 @@
 //! The generated `impl SpotifyCredentials`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Path, WherePredicate, parse_quote_spanned};
+use syn::{DeriveInput, Generics, Ident, Path, WherePredicate, parse_quote_spanned};
 
 use crate::attr::Role;
 use crate::check::{self, Roles};
@@ -26,35 +26,40 @@ pub(crate) fn derive(derive: &DeriveInput) -> syn::Result<TokenStream> {
 fn impl_block(input: &Input<'_>, roles: &Roles<'_>) -> TokenStream {
     let krate = &input.krate;
     let ident = input.ident;
-    let held = [
-        Some(roles.client_id),
-        roles.client_secret,
-        roles.redirect_uri,
-    ];
-
-    let mut generics = input.generics.clone();
-    let bounds = held
-        .iter()
-        .flatten()
-        .filter(|claim| ty::mentions_type_param(claim.ty, &generics));
-    let bounds: Vec<WherePredicate> = bounds.map(|claim| bound(claim, krate)).collect();
-    generics.make_where_clause().predicates.extend(bounds);
+    let generics = with_bounds(input, roles);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
     let client_id = part(Role::ClientId, Some(roles.client_id), krate);
     let client_secret = part(Role::ClientSecret, roles.client_secret, krate);
     let redirect_uri = part(Role::RedirectUri, roles.redirect_uri, krate);
+
+    // No locals: a user's `const` of the same name in scope would turn one into a pattern.
     quote! {
         #[automatically_derived]
         impl #impl_generics #krate::SpotifyCredentials for #ident #ty_generics #where_clause {
             fn credentials(&self) -> #krate::Credentials {
-                let __client_id = #client_id;
-                let __client_secret = #client_secret;
-                let __redirect_uri = #redirect_uri;
-                #krate::Credentials::from_parts(__client_id, __client_secret, __redirect_uri)
+                #krate::Credentials::from_parts(#client_id, #client_secret, #redirect_uri)
             }
         }
     }
+}
+
+/// The struct's generics, with a bound for each held field whose type names a type parameter.
+fn with_bounds(input: &Input<'_>, roles: &Roles<'_>) -> Generics {
+    let held = [
+        Some(roles.client_id),
+        roles.client_secret,
+        roles.redirect_uri,
+    ];
+    let bounds: Vec<WherePredicate> = held
+        .into_iter()
+        .flatten()
+        .filter(|claim| ty::mentions_type_param(claim.ty, input.generics))
+        .map(|claim| bound(claim, &input.krate))
+        .collect();
+    let mut generics = input.generics.clone();
+    generics.make_where_clause().predicates.extend(bounds);
+    generics
 }
 
 /// The expression giving the role's part: the field through the role's helper trait, or
@@ -81,14 +86,14 @@ fn bound(claim: &Claim<'_>, krate: &Path) -> WherePredicate {
 
 /// The hidden trait of spotify-session that turns a field into the role's part, and its
 /// method.
-fn helper(role: Role) -> (syn::Ident, syn::Ident) {
+fn helper(role: Role) -> (Ident, Ident) {
     let (helper, method) = match role {
         Role::ClientId => ("ClientIdField", "to_client_id"),
         Role::ClientSecret => ("ClientSecretField", "to_client_secret"),
         Role::RedirectUri => ("RedirectUriField", "to_redirect_uri"),
     };
-    let span = proc_macro2::Span::call_site();
-    (syn::Ident::new(helper, span), syn::Ident::new(method, span))
+    let span = Span::call_site();
+    (Ident::new(helper, span), Ident::new(method, span))
 }
 
 #[cfg(test)]
@@ -111,14 +116,11 @@ mod tests {
             #[automatically_derived]
             impl ::spotify_session::SpotifyCredentials for Config {
                 fn credentials(&self) -> ::spotify_session::Credentials {
-                    let __client_id = <String as ::spotify_session::__private::ClientIdField>
-                        ::to_client_id(&self.client_id);
-                    let __client_secret = ::core::option::Option::None;
-                    let __redirect_uri = ::core::option::Option::None;
                     ::spotify_session::Credentials::from_parts(
-                        __client_id,
-                        __client_secret,
-                        __redirect_uri
+                        <String as ::spotify_session::__private::ClientIdField>
+                            ::to_client_id(&self.client_id),
+                        ::core::option::Option::None,
+                        ::core::option::Option::None
                     )
                 }
             }

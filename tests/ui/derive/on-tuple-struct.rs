@@ -1,0 +1,6 @@
+use spotify_session::SpotifyCredentials;
+
+#[derive(SpotifyCredentials)]
+struct Config(String, String);
+
+fn main() {}
