@@ -149,14 +149,18 @@ mod tests {
     #[test]
     fn a_secret_is_present_or_absent() {
         let secret = "6a0419f43d0aa93b2ae881429b6b9bc2";
-        let expected = Some(secret.to_owned());
-        assert_eq!(exposed(String::from(secret).to_client_secret()), expected);
-        assert_eq!(exposed(secret.to_client_secret()), expected);
-        assert_eq!(exposed(Box::<str>::from(secret).to_client_secret()), expected);
-        assert_eq!(exposed(Cow::Borrowed(secret).to_client_secret()), expected);
-        assert_eq!(exposed(SecretString::from(secret).to_client_secret()), expected);
-        assert_eq!(exposed(Some(SecretString::from(secret)).to_client_secret()), expected);
-        assert_eq!(exposed(Some(secret).to_client_secret()), expected);
+        let present = [
+            String::from(secret).to_client_secret(),
+            secret.to_client_secret(),
+            Box::<str>::from(secret).to_client_secret(),
+            Cow::Borrowed(secret).to_client_secret(),
+            SecretString::from(secret).to_client_secret(),
+            Some(SecretString::from(secret)).to_client_secret(),
+            Some(secret).to_client_secret(),
+        ];
+        for part in present {
+            assert_eq!(exposed(part).as_deref(), Some(secret));
+        }
         assert_eq!(exposed(None::<String>.to_client_secret()), None);
         assert_eq!(exposed(None::<SecretString>.to_client_secret()), None);
     }
