@@ -12,8 +12,9 @@ use secrecy::ExposeSecret as _;
 use serde_json::json;
 use spotify_session::testing::{FakeAccounts, FakeClient, GrantKind, Knobs, RefreshPolicy};
 use spotify_session::{
-    AuthorizeOptions, Authorized, ClientCredentials, Error, MemoryStore, RetryPolicy, Scope,
-    Session, SharedSession, StoredToken, TokenEvent, TokenStore as _, Unauthenticated,
+    AuthorizeOptions, Authorized, ClientCredentials, Error, MemoryStore, OAuthErrorCode,
+    RetryPolicy, Scope, Session, SharedSession, StoredToken, TokenEvent, TokenStore as _,
+    Unauthenticated,
 };
 use support::{CLIENT_ID, CLIENT_SECRET, ManualClock, REDIRECT_URI};
 
@@ -405,10 +406,7 @@ async fn an_oauth_error_is_never_retried() {
 
     let error = shared.access_token().await.unwrap_err();
 
-    assert_eq!(
-        error.oauth_error().map(|code| code.as_str()),
-        Some("invalid_client")
-    );
+    assert_eq!(error.oauth_error(), Some(&OAuthErrorCode::InvalidClient));
     assert_eq!(refused.calls_async().await, 1);
     // Not a dead grant: the next call asks again.
     assert!(!shared.is_reauthorization_required());

@@ -169,7 +169,7 @@ pub enum Error {
     #[error("token storage failed")]
     Store {
         /// What failed.
-        #[source]
+        #[from]
         source: crate::StoreError,
     },
 

@@ -34,7 +34,7 @@ const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 ///     .max_retries(5)
 ///     .initial_backoff(Duration::from_millis(100))
 ///     .max_retry_after(Duration::from_secs(5));
-/// assert_eq!(policy.max_retries_count(), 5);
+/// assert_ne!(policy, RetryPolicy::none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -103,13 +103,8 @@ impl RetryPolicy {
         self
     }
 
-    /// How many retries the policy allows.
-    pub fn max_retries_count(&self) -> u32 {
-        self.max_retries
-    }
-
     /// The longest `Retry-After` the policy honours.
-    pub fn retry_after_ceiling(&self) -> Duration {
+    pub(crate) fn retry_after_ceiling(&self) -> Duration {
         self.max_retry_after
     }
 

@@ -236,7 +236,8 @@ impl StoreError {
 /// The methods are `async fn`s whose futures are `Send`, so an implementation is written
 /// with plain `async fn`. The trait is therefore not object safe; the session erases the
 /// store's type itself, so none of its own types is generic over the store. One store
-/// holds one grant, and only one process should write it.
+/// holds one grant, and only one process should write it. A store should fail rather than
+/// panic: a panic while saving abandons the renewal, and with it a rotated refresh token.
 ///
 /// ```
 /// use std::collections::HashMap;
