@@ -34,7 +34,7 @@ async fn request_credentials_token(config: &impl SpotifyCredentials) -> Result<(
         .await;
 
     let session = Session::builder(config)
-        .accounts_url(&server.base_url())
+        .accounts_url(server.base_url())
         .build()?;
     let app = session.request_credentials_token().await?;
 
@@ -140,7 +140,7 @@ async fn an_optional_secret_that_is_absent_makes_a_public_client() -> Result<(),
     };
 
     let session = Session::builder(&config)
-        .accounts_url(&server.base_url())
+        .accounts_url(server.base_url())
         .build()?;
     assert!(session.client_secret().is_none());
     let refused = session.request_credentials_token().await;
