@@ -57,16 +57,16 @@ use self::renewal::{Renewal, Step};
 /// A session fresh from the authorization-code flow is not stored until its first renewal:
 /// call [`save`](Self::save) to store it at once.
 ///
-/// **Failures.** A failed renewal is reported to every task that waited for it, and leaves
-/// the token and the store as they were; the next call tries again. When the refresh token
-/// is refused with `invalid_grant`, the grant is dead:
+/// **Failures.** A token request that fails, after its retries, is reported to every task
+/// that waited for it, and leaves the token and the store as they were; the next call
+/// tries again. When the refresh token is refused with `invalid_grant`, the grant is dead:
 /// [`is_reauthorization_required`](Self::is_reauthorization_required) turns true, every
 /// call fails at once with that error and no request, and the store is cleared (a failure
 /// to clear it is logged, not returned); [`replace`](Self::replace) installs the new grant
-/// after the user authorized again. When the store fails to save a renewed token, the
-/// renewal fails with [`Error::Store`], but the session in memory keeps the new token, for
-/// the refresh token may have rotated and losing it there too would lose the grant; the
-/// store catches up at the next renewal or [`save`](Self::save).
+/// after the user authorized again. When the request succeeds but the store fails to save
+/// its token, the renewal fails with [`Error::Store`], yet the session in memory keeps the
+/// new token, for the refresh token may have rotated and losing it there too would lose
+/// the grant; the store catches up at the next renewal or [`save`](Self::save).
 ///
 /// A [hook](SharedSessionBuilder::on_token_change) sees every change, and `tracing` logs
 /// the start, the retries, the success and the failure of each renewal (at `debug`, and
