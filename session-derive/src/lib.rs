@@ -28,13 +28,13 @@ use syn::{DeriveInput, parse_macro_input};
 /// | client secret | `client_secret` or `#[spotify(client_secret)]` | text, or an `Option` |
 /// | redirect URI | `redirect_uri` or `#[spotify(redirect_uri)]` | text or `Url`, or an `Option` |
 ///
-/// Text is any of `String`, `&str`, `Box<str>`, `Cow<str>` and `secrecy::SecretString`;
-/// `Url` is `url::Url`.
-/// The client secret is missing (or `None`) for a public client, which uses PKCE; the
-/// redirect URI for a service that only uses the client-credentials grant. The client id
-/// may be a `SecretString` too, for configs that load every credential that way; it is not
-/// a secret, though, and the `Credentials` made from it show it in `Debug`. The secret
-/// stays a `SecretString` all the way.
+/// Text is any of `String`, `&str`, `Box<str>`, `Cow<str>` and `secrecy::SecretString`, and
+/// `Url` is `url::Url`. The client secret is missing (or `None`) for a public client, which
+/// uses PKCE; the redirect URI for a service that only uses the client-credentials grant.
+///
+/// A `SecretString` client id or redirect URI is accepted, for configs that load every
+/// credential that way; neither is a secret, though, and the `Credentials` made from them
+/// show both in `Debug`. The client secret stays a `SecretString` all the way.
 ///
 /// `credentials()` copies the parts out of the struct on each call.
 ///
