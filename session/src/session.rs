@@ -581,25 +581,22 @@ impl<S: State> Session<S> {
     /// [`Error::is_reauthorization_required`]) when the refresh token expired, was revoked
     /// or rotated away; the transport and answer errors, which are
     /// [`transient`](Error::is_transient) when a later try may succeed.
-    // Not an `async fn`: with one, a wrong state is reported three times over.
-    pub fn refresh_access_token(&mut self) -> impl Future<Output = Result<()>> + Send + '_
+    pub async fn refresh_access_token(&mut self) -> Result<()>
     where
         S: HoldsRefreshToken,
     {
-        async move {
-            let grant = self.state.authorized();
-            let request = Grant::RefreshToken {
-                refresh_token: &grant.refresh_token,
-            };
-            let answer = self.config.request_token(request).await?;
-            let token = answer.access_token(Some(&grant.token.scopes));
-            let state = self.state.authorized_mut();
-            state.token = token;
-            if let Some(rotated) = answer.refresh_token {
-                state.refresh_token = rotated;
-            }
-            Ok(())
+        let grant = self.state.authorized();
+        let request = Grant::RefreshToken {
+            refresh_token: &grant.refresh_token,
+        };
+        let answer = self.config.request_token(request).await?;
+        let token = answer.access_token(Some(&grant.token.scopes));
+        let state = self.state.authorized_mut();
+        state.token = token;
+        if let Some(rotated) = answer.refresh_token {
+            state.refresh_token = rotated;
         }
+        Ok(())
     }
 }
 
@@ -611,16 +608,14 @@ impl<S: State> Session<S> {
     /// # Errors
     ///
     /// As [`Session::request_credentials_token`].
-    pub fn renew_access_token(&mut self) -> impl Future<Output = Result<()>> + Send + '_
+    pub async fn renew_access_token(&mut self) -> Result<()>
     where
         S: RenewsWithCredentials,
     {
-        async move {
-            let answer = self.config.request_token(Grant::ClientCredentials).await?;
-            let app = self.state.app_mut();
-            app.token = answer.access_token(Some(&app.token.scopes));
-            Ok(())
-        }
+        let answer = self.config.request_token(Grant::ClientCredentials).await?;
+        let app = self.state.app_mut();
+        app.token = answer.access_token(Some(&app.token.scopes));
+        Ok(())
     }
 }
 
