@@ -65,7 +65,7 @@ impl Accounts {
     /// The base URL, for `SessionBuilder::accounts_url`.
     pub fn url(&self) -> &str {
         match self {
-            Self::Spotify => "https://accounts.spotify.com",
+            Self::Spotify => spotify_session::SPOTIFY_ACCOUNTS_URL,
             Self::Fake(fake) => fake.url(),
         }
     }

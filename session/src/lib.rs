@@ -72,8 +72,8 @@ pub use crate::redirect::validate_redirect_uri;
 pub use crate::retry::RetryPolicy;
 pub use crate::scope::{Scope, Scopes};
 pub use crate::session::{
-    Authorized, ClientCredentials, HoldsRefreshToken, HoldsToken, RenewsWithCredentials, Session,
-    SessionBuilder, State, Unauthenticated,
+    Authorized, ClientCredentials, HoldsRefreshToken, HoldsToken, RenewsWithCredentials,
+    SPOTIFY_ACCOUNTS_URL, Session, SessionBuilder, State, Unauthenticated,
 };
 pub use crate::shared::{
     Renewable, SharedSession, SharedSessionBuilder, TokenEvent, TokenSnapshot,

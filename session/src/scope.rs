@@ -129,7 +129,9 @@ pub struct Scopes(BTreeSet<Scope>);
 
 impl fmt::Debug for Scopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.iter().map(Scope::as_str)).finish()
+        f.debug_set()
+            .entries(self.0.iter().map(Scope::as_str))
+            .finish()
     }
 }
 

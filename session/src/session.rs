@@ -19,7 +19,9 @@ use crate::redirect::{parse_accounts_url, validate_redirect_uri};
 use crate::scope::Scopes;
 use crate::token::AccessToken;
 
-const DEFAULT_ACCOUNTS_URL: &str = "https://accounts.spotify.com";
+/// The base URL of Spotify's accounts service, the default of
+/// [`SessionBuilder::accounts_url`].
+pub const SPOTIFY_ACCOUNTS_URL: &str = "https://accounts.spotify.com";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 
@@ -286,7 +288,7 @@ impl Session<Unauthenticated> {
         SessionBuilder {
             credentials: credentials.credentials(),
             http: None,
-            accounts_url: DEFAULT_ACCOUNTS_URL.to_owned(),
+            accounts_url: SPOTIFY_ACCOUNTS_URL.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             expiry_margin: DEFAULT_EXPIRY_MARGIN,
             clock: Arc::new(SystemClock),
