@@ -35,6 +35,20 @@
 //! Requests follow Spotify's accounts service as documented in 2026: the 2025 redirect-URI
 //! rules are checked when a session is built, and an expired refresh token (six months
 //! after the user's authorization) surfaces as [`Error::is_reauthorization_required`].
+//!
+//! # Services
+//!
+//! [`SharedSession`] shares one token between a service's tasks: one renewal in flight
+//! however many tasks ask, transient failures retried by a [`RetryPolicy`], and every new
+//! token saved to a [`TokenStore`] ([`MemoryStore`], [`FileStore`]) before anyone gets it.
+//!
+//! # Features
+//!
+//! - `derive` (default): `#[derive(SpotifyCredentials)]` for a service's config struct.
+//! - `loopback`: [`loopback::LoopbackListener`] receives the redirect on `127.0.0.1` or
+//!   `[::1]`, for command-line and desktop apps.
+//! - `testing`: [`testing::FakeAccounts`], an in-process fake of the accounts service for
+//!   your own tests.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -82,3 +96,8 @@ pub use crate::store::{FileStore, MemoryStore, StoreError, StoredToken, TokenSto
 pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "derive")]
 pub use spotify_session_derive::SpotifyCredentials;
+
+// The README's examples are compiled as doc tests, so they cannot rot.
+#[cfg(all(doctest, feature = "derive"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
