@@ -103,7 +103,9 @@ impl Config {
             .header(ACCEPT, "application/json")
             .form(&form);
         if let Some(secret) = &self.client_secret {
-            request = request.basic_auth(&self.client_id, Some(secret.expose_secret()));
+            let secret = SecretString::from(form_encoded(secret.expose_secret()));
+            request =
+                request.basic_auth(form_encoded(&self.client_id), Some(secret.expose_secret()));
         }
         tracing::debug!(grant = %kind, "token request");
 
@@ -179,6 +181,13 @@ fn answer_error(
     }
 }
 
+/// A client id or secret as RFC 6749 §2.3.1 puts it in the Basic header: form-encoded
+/// before base64, so that a `:` or `%` in it reaches a standards-following server intact.
+/// Spotify's ids and secrets are hex, which this leaves unchanged.
+fn form_encoded(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 /// `Retry-After` in seconds. The HTTP-date form is not read: Spotify sends seconds.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
@@ -206,6 +215,15 @@ mod tests {
         let cut = excerpt(body.as_bytes());
         assert!(cut.starts_with("<html> <body>xxx"));
         assert_eq!(cut.chars().count(), EXCERPT_CHARS);
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded() {
+        let hex = "6a0419f43d0aa93b2ae881429b6b9bc2";
+        assert_eq!(form_encoded(hex), hex);
+        assert_eq!(form_encoded("my-app_1.x*"), "my-app_1.x*");
+        assert_eq!(form_encoded("a+b/c=d%e:f g"), "a%2Bb%2Fc%3Dd%25e%3Af+g");
+        assert_eq!(form_encoded("é"), "%C3%A9");
     }
 
     #[test]

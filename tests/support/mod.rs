@@ -4,6 +4,8 @@
 // Each test crate uses a part of this module.
 #![allow(dead_code)]
 
+pub mod interop;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -271,7 +271,8 @@ fn with_secret<'a>(
     Ok(Caller::Secret { client, via_header })
 }
 
-/// The id and secret of an `Authorization: Basic base64(id:secret)` header.
+/// The id and secret of an `Authorization: Basic base64(id:secret)` header, each
+/// form-decoded, since RFC 6749 §2.3.1 has clients form-encode them (hex is unchanged).
 fn basic_credentials(value: &HeaderValue) -> Option<(String, String)> {
     let (scheme, encoded) = value.to_str().ok()?.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -279,7 +280,16 @@ fn basic_credentials(value: &HeaderValue) -> Option<(String, String)> {
     }
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_owned(), secret.to_owned()))
+    Some((form_decoded(id)?, form_decoded(secret)?))
+}
+
+/// One form-encoded value decoded; `None` when a raw `&` or `=` shows it is not one.
+fn form_decoded(text: &str) -> Option<String> {
+    if text.contains(['&', '=']) {
+        return None;
+    }
+    let decoded = url::form_urlencoded::parse(text.as_bytes()).map(|(name, _)| name);
+    Some(decoded.collect())
 }
 
 /// A client that needed its secret and sent none.
@@ -429,5 +439,31 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
             (status, headers, json).into_response()
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(id_and_secret: &str) -> HeaderValue {
+        let value = format!("Basic {}", STANDARD.encode(id_and_secret));
+        HeaderValue::from_str(&value).unwrap()
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let hex = basic("b777292af0def22f9257991fc770b520:6a0419f43d0aa93b2ae881429b6b9bc2");
+        let (id, secret) = basic_credentials(&hex).unwrap();
+        assert_eq!(id, "b777292af0def22f9257991fc770b520");
+        assert_eq!(secret, "6a0419f43d0aa93b2ae881429b6b9bc2");
+
+        let encoded = basic("id%3Ax:a%2Bb%2Fc%3Dd%25e%3Af+g");
+        let (id, secret) = basic_credentials(&encoded).unwrap();
+        assert_eq!(id, "id:x");
+        assert_eq!(secret, "a+b/c=d%e:f g");
+
+        assert!(basic_credentials(&basic("id:a=b")).is_none());
+        assert!(basic_credentials(&basic("id-without-secret")).is_none());
     }
 }
