@@ -107,10 +107,25 @@ async fn every_error() -> Vec<Error> {
         .await
         .unwrap_err();
 
+    let almost_json = MockServer::start_async().await;
+    almost_json
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/token");
+            then.status(200).body(format!(
+                r#"{{"access_token":"{ACCESS}","refresh_token":"{REFRESH}"}}<!-- lb -->"#
+            ));
+        })
+        .await;
+    let malformed = support::confidential(&almost_json.base_url(), ManualClock::new())
+        .resume(REFRESH)
+        .await
+        .unwrap_err();
+
     let status = reqwest::StatusCode::BAD_REQUEST;
     let grant = spotify_session::GrantType::RefreshToken;
     vec![
         http,
+        malformed,
         mismatch,
         missing_state,
         twice,

@@ -48,6 +48,19 @@ fn http_elsewhere_is_refused() {
 }
 
 #[test]
+fn loopback_written_other_than_literally_is_refused() {
+    for uri in [
+        "http://127.1:8888/callback",
+        "http://2130706433:8888/callback",
+        "http://0x7f.0.0.1:8888/callback",
+        "http://user@127.0.0.1:8888/callback",
+        "http://[0:0:0:0:0:0:0:1]:8888/callback",
+    ] {
+        refused(uri);
+    }
+}
+
+#[test]
 fn a_fragment_is_refused() {
     refused("https://example.com/callback#part");
 }

@@ -196,3 +196,18 @@ async fn client_credentials_renewal_replaces_the_token_and_keeps_it_on_failure()
     assert!(app.renew_access_token().await.is_err());
     assert_eq!(app.access_token().expose_secret(), "app-2");
 }
+
+#[tokio::test]
+async fn a_huge_expiry_margin_does_not_panic() {
+    let server = MockServer::start_async().await;
+    answer_refresh(&server, json!({"access_token": "a1", "expires_in": 3600})).await;
+    let session = spotify_session::Session::builder(spotify_session::Credentials::new("i", "s"))
+        .accounts_url(server.base_url())
+        .expiry_margin(Duration::MAX)
+        .build()
+        .unwrap();
+
+    let user = session.resume("r0").await.unwrap();
+
+    assert!(user.is_expired());
+}

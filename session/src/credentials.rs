@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::error::{Error, Result};
 
@@ -101,7 +101,9 @@ impl Credentials {
     }
 
     /// Builds credentials from parts that may each be absent, as a config struct holds
-    /// them. Used by `#[derive(SpotifyCredentials)]`.
+    /// them. Used by `#[derive(SpotifyCredentials)]`. An empty secret or redirect URI
+    /// counts as absent, as in [`Credentials::from_env`]: a config loader reading an
+    /// unset variable as `""` must not turn a public client into a confidential one.
     #[doc(hidden)]
     pub fn from_parts(
         client_id: String,
@@ -110,8 +112,8 @@ impl Credentials {
     ) -> Self {
         Self {
             client_id,
-            client_secret,
-            redirect_uri,
+            client_secret: client_secret.filter(|secret| !secret.expose_secret().is_empty()),
+            redirect_uri: redirect_uri.filter(|uri| !uri.is_empty()),
         }
     }
 }
@@ -157,5 +159,19 @@ impl SpotifyCredentials for Credentials {
 impl<T: SpotifyCredentials + ?Sized> SpotifyCredentials for &T {
     fn credentials(&self) -> Credentials {
         (**self).credentials()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_parts_count_as_absent() {
+        let credentials = Credentials::from_parts("id".into(), Some("".into()), Some("".into()));
+        assert!(credentials.client_secret().is_none());
+        assert!(credentials.redirect_uri.is_none());
+        let credentials = Credentials::from_parts("id".into(), Some("s".into()), None);
+        assert!(credentials.client_secret().is_some());
     }
 }

@@ -38,7 +38,9 @@ pub fn validate_redirect_uri(uri: &str) -> Result<&str> {
             "Spotify refuses `localhost`: use the loopback literal `127.0.0.1` or `[::1]`",
         )),
         "https" => Ok(uri),
-        "http" if is_loopback_literal(parsed.host().as_ref()) => Ok(uri),
+        "http" if is_loopback_literal(parsed.host().as_ref()) && is_written_literally(uri) => {
+            Ok(uri)
+        }
         "http" => Err(invalid(
             "`http` is only allowed on `127.0.0.1` or `[::1]`: use `https` elsewhere",
         )),
@@ -49,6 +51,17 @@ pub fn validate_redirect_uri(uri: &str) -> Result<&str> {
 fn is_localhost_name(domain: &str) -> bool {
     let domain = domain.trim_end_matches('.');
     domain.eq_ignore_ascii_case("localhost") || domain.to_ascii_lowercase().ends_with(".localhost")
+}
+
+/// `url` reads `127.1` or `2130706433` as `127.0.0.1`, but Spotify compares the text: the
+/// authority must be written as the literal itself, with no user info.
+fn is_written_literally(uri: &str) -> bool {
+    let authority = uri.split_once("://").map_or("", |(_, rest)| rest);
+    ["127.0.0.1", "[::1]"].iter().any(|literal| {
+        authority
+            .strip_prefix(literal)
+            .is_some_and(|after| after.is_empty() || after.starts_with([':', '/', '?']))
+    })
 }
 
 fn is_loopback_literal(host: Option<&Host<&str>>) -> bool {

@@ -24,6 +24,7 @@ use crate::token::AccessToken;
 pub const SPOTIFY_ACCOUNTS_URL: &str = "https://accounts.spotify.com";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+const MAX_EXPIRY_MARGIN: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A session with Spotify's accounts service, in state `S`.
 ///
@@ -213,7 +214,8 @@ impl SessionBuilder {
         self
     }
 
-    /// How long before its expiry a token counts as expired, 60 seconds by default.
+    /// How long before its expiry a token counts as expired, 60 seconds by default; a
+    /// margin above one year is taken as one year.
     pub fn expiry_margin(mut self, margin: Duration) -> Self {
         self.expiry_margin = margin;
         self
@@ -242,7 +244,9 @@ impl SessionBuilder {
             Some(http) => http,
             None => default_http_client(self.timeout)?,
         };
-        let expiry_margin = TimeDelta::from_std(self.expiry_margin).unwrap_or(TimeDelta::MAX);
+        // A margin beyond a year would make every token look expired forever.
+        let expiry_margin = TimeDelta::from_std(self.expiry_margin.min(MAX_EXPIRY_MARGIN))
+            .unwrap_or(TimeDelta::zero());
         let config = Config {
             client_id,
             client_secret,
@@ -541,7 +545,9 @@ impl<S: State> Session<S> {
     where
         S: HoldsToken,
     {
-        self.config.clock.now() + self.config.expiry_margin >= self.expires_at()
+        let now = self.config.clock.now();
+        now.checked_add_signed(self.config.expiry_margin)
+            .is_none_or(|due| due >= self.expires_at())
     }
 
     /// The scopes that were granted, which may be fewer than were asked for.

@@ -78,15 +78,19 @@ pub(crate) fn parse_token_response(
         status,
         reason,
     };
+    // A successful answer may hold tokens: its text never goes into an error.
     let raw: RawTokenResponse = serde_json::from_slice(body).map_err(|error| {
-        if serde_json::from_slice::<serde_json::Value>(body).is_ok() {
-            malformed(format!("unexpected JSON shape ({error})"))
-        } else {
-            malformed(format!(
-                "the body is not JSON: {:?}",
-                crate::http::excerpt(body)
-            ))
-        }
+        malformed(match error.classify() {
+            serde_json::error::Category::Data => format!(
+                "unexpected JSON shape at line {} column {}",
+                error.line(),
+                error.column()
+            ),
+            _ if body.trim_ascii_start().starts_with(b"<") => {
+                format!("the body is an HTML page of {} bytes, not JSON", body.len())
+            }
+            _ => format!("the body of {} bytes is not JSON", body.len()),
+        })
     })?;
 
     let access_token = raw
@@ -199,5 +203,19 @@ mod tests {
         assert!(parse(r#"{"access_token":""}"#).is_err());
         assert!(parse("<html>ok</html>").is_err());
         assert!(parse("[1,2]").is_err());
+    }
+
+    #[test]
+    fn a_body_that_is_almost_json_is_not_quoted() {
+        let body = r#"{"access_token":"SECRET-A","refresh_token":"SECRET-R"} trailing"#;
+        let Err(error) = parse(body) else {
+            panic!("trailing bytes must be refused");
+        };
+        let text = format!("{error} {error:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        let Err(error) = parse(r#"{"access_token":"SECRET-A","expires_in":{"x":1}}"#) else {
+            panic!("an object as `expires_in` must be refused");
+        };
+        assert!(!format!("{error} {error:?}").contains("SECRET"));
     }
 }
