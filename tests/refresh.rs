@@ -209,5 +209,22 @@ async fn a_huge_expiry_margin_does_not_panic() {
 
     let user = session.resume("r0").await.unwrap();
 
+    // The margin is capped at half the token's life.
+    assert!(!user.is_expired());
+}
+
+#[tokio::test]
+async fn a_token_shorter_lived_than_twice_the_margin_uses_half_its_life() {
+    let server = MockServer::start_async().await;
+    answer_refresh(&server, json!({"access_token": "a1", "expires_in": 60})).await;
+    let clock = ManualClock::new();
+    let session = support::confidential(&server.base_url(), clock.clone());
+
+    let user = session.resume("r0").await.unwrap();
+
+    assert!(!user.is_expired(), "a fresh 60 s token with a 60 s margin");
+    clock.advance(Duration::from_secs(29));
+    assert!(!user.is_expired());
+    clock.advance(Duration::from_secs(1));
     assert!(user.is_expired());
 }

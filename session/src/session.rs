@@ -540,14 +540,22 @@ impl<S: State> Session<S> {
     }
 
     /// Whether the token is expired or will be within the expiry margin, so that it is
-    /// time to renew it.
+    /// time to renew it. For a token granted for less than twice the margin, the margin
+    /// is half its lifetime, so that a short-lived token is not renewed on every call.
     pub fn is_expired(&self) -> bool
     where
         S: HoldsToken,
     {
+        let token = self.state.token();
+        // A margin as long as the token's life would renew it on every call.
+        let margin = token
+            .lifetime
+            .map_or(self.config.expiry_margin, |lifetime| {
+                self.config.expiry_margin.min(lifetime / 2)
+            });
         let now = self.config.clock.now();
-        now.checked_add_signed(self.config.expiry_margin)
-            .is_none_or(|due| due >= self.expires_at())
+        now.checked_add_signed(margin)
+            .is_none_or(|due| due >= token.expires_at)
     }
 
     /// The scopes that were granted, which may be fewer than were asked for.
@@ -646,6 +654,7 @@ impl Session<Unauthenticated> {
             token: AccessToken {
                 secret: stored.access_token,
                 expires_at: stored.expires_at,
+                lifetime: None,
                 scopes: stored.scopes,
             },
             refresh_token,
@@ -662,6 +671,7 @@ impl Session<Unauthenticated> {
             token: AccessToken {
                 secret: stored.access_token,
                 expires_at: stored.expires_at,
+                lifetime: None,
                 scopes: stored.scopes,
             },
         })

@@ -22,6 +22,8 @@ pub struct AccessToken {
     pub(crate) secret: SecretString,
     pub(crate) expires_at: DateTime<Utc>,
     pub(crate) scopes: Scopes,
+    /// How long the token was granted for; unknown for a token restored from a store.
+    pub(crate) lifetime: Option<TimeDelta>,
 }
 
 impl fmt::Debug for AccessToken {
@@ -38,6 +40,7 @@ impl fmt::Debug for AccessToken {
 pub(crate) struct TokenResponse {
     pub(crate) access_token: SecretString,
     pub(crate) expires_at: DateTime<Utc>,
+    pub(crate) lifetime: TimeDelta,
     pub(crate) refresh_token: Option<SecretString>,
     pub(crate) scopes: Option<Scopes>,
 }
@@ -48,6 +51,7 @@ impl TokenResponse {
         AccessToken {
             secret: self.access_token.clone(),
             expires_at: self.expires_at,
+            lifetime: Some(self.lifetime),
             scopes: self
                 .scopes
                 .clone()
@@ -110,6 +114,7 @@ pub(crate) fn parse_token_response(
     Ok(TokenResponse {
         access_token: access_token.into(),
         expires_at: now + TimeDelta::seconds(expires_in),
+        lifetime: TimeDelta::seconds(expires_in),
         refresh_token: raw
             .refresh_token
             .filter(|token| !token.is_empty())
