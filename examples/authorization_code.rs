@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let options = AuthorizeOptions::new().scopes([Scope::UserReadEmail, Scope::UserTopRead]);
     let pending = session.begin_authorization(&options)?;
     println!("Session<Unauthenticated> --begin_authorization()--> PendingAuthorization");
-    let callback = accounts.send_user_to(pending.url(), listener).await?;
+    let callback = accounts.send_user_to(&pending, listener).await?;
 
     // The callback may also say that the user refused: a typed error, not a panic.
     let user = match session.complete_authorization(pending, callback).await {

@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     if pending.verifier().is_some() {
         println!("    a PKCE verifier was drawn; the URL carries its S256 challenge");
     }
-    let callback = accounts.send_user_to(pending.url(), listener).await?;
+    let callback = accounts.send_user_to(&pending, listener).await?;
 
     let mut user = session.complete_authorization(pending, callback).await?;
     println!(

@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let pending = session.begin_authorization(&options)?;
     println!("Session<Unauthenticated> --begin_authorization()--> PendingAuthorization");
 
-    let callback = accounts.send_user_to(pending.url(), listener).await?;
+    let callback = accounts.send_user_to(&pending, listener).await?;
     let mut user = session.complete_authorization(pending, callback).await?;
     println!(
         "Session<Unauthenticated> --complete_authorization(pending, callback)--> \

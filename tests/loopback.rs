@@ -4,8 +4,13 @@ use std::net::{Ipv6Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use spotify_session::Error;
-use spotify_session::loopback::{Callback, LoopbackListener, wait_for_callback};
+use spotify_session::loopback::{
+    Callback, LoopbackListener, wait_for_authorization, wait_for_callback,
+};
+use spotify_session::testing::{FakeAccounts, FakeClient};
+use spotify_session::{
+    AuthorizeOptions, Credentials, Error, PendingAuthorization, Scope, Session, Unauthenticated,
+};
 use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -35,6 +40,28 @@ async fn listen(redirect_uri: &str, timeout: Duration) -> JoinHandle<Result<Call
     tokio::spawn(listener.wait(timeout))
 }
 
+/// A fake accounts service that knows `redirect_uri`, a session against it, and an
+/// authorization begun with it.
+async fn login(
+    redirect_uri: &str,
+) -> (FakeAccounts, Session<Unauthenticated>, PendingAuthorization) {
+    let client =
+        FakeClient::confidential("loopback-id", "loopback-secret").redirect_uri(redirect_uri);
+    let fake = FakeAccounts::builder()
+        .client(client)
+        .start()
+        .await
+        .unwrap();
+    let credentials = Credentials::new("loopback-id", "loopback-secret").redirect_uri(redirect_uri);
+    let session = Session::builder(credentials)
+        .accounts_url(fake.url())
+        .build()
+        .unwrap();
+    let options = AuthorizeOptions::new().scopes([Scope::UserReadEmail]);
+    let pending = session.begin_authorization(&options).unwrap();
+    (fake, session, pending)
+}
+
 struct Page {
     status: StatusCode,
     content_type: String,
@@ -55,6 +82,39 @@ async fn get(url: &str) -> Page {
         content_type,
         body,
     }
+}
+
+/// A GET that retries while nothing listens yet, for a listener bound on another task.
+async fn get_once_listening(url: &str) -> Page {
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port_of(url)))
+            .await
+            .is_ok()
+        {
+            return get(url).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("nothing listened on {url}");
+}
+
+fn port_of(url: &str) -> u16 {
+    url::Url::parse(url).unwrap().port().unwrap()
+}
+
+fn assert_not_this_login(page: &Page) {
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(
+        page.content_type.starts_with("text/html"),
+        "{}",
+        page.content_type
+    );
+    assert!(
+        page.body
+            .contains("does not belong to the login in progress"),
+        "{}",
+        page.body
+    );
 }
 
 fn param(callback: &Callback, name: &str) -> Option<String> {
@@ -351,4 +411,113 @@ async fn callback_debug_shows_no_code_or_state() {
     let shown = format!("{callback:?}");
     assert!(!shown.contains("SECRET"), "{shown}");
     assert!(shown.contains(&uri), "{shown}");
+}
+
+#[tokio::test]
+async fn wait_for_answers_callbacks_of_other_logins_with_400_and_goes_on() {
+    let port = free_port();
+    let uri = redirect_uri(port);
+    let (fake, session, pending) = login(&uri).await;
+    let listener = LoopbackListener::bind(&uri).await.unwrap();
+    let waiting = tokio::spawn(listener.wait_for(&pending, WAIT));
+
+    assert_not_this_login(&get(&format!("{uri}?code=forged&state=another-login")).await);
+    assert_not_this_login(&get(&format!("{uri}?error=x")).await);
+    assert_not_this_login(&get(&format!("{uri}?code=forged")).await);
+    let state = pending.state();
+    assert_not_this_login(&get(&format!("{uri}?code=forged&state={state}&state={state}")).await);
+    assert!(!waiting.is_finished(), "a stray callback ended the wait");
+
+    let redirect = fake.authorize(pending.url()).await.unwrap();
+    let page = get(redirect.as_str()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let callback = waiting.await.unwrap().unwrap();
+    assert_eq!(callback.url(), &redirect);
+    assert_ne!(param(&callback, "code").as_deref(), Some("forged"));
+
+    let user = session
+        .complete_authorization(pending, callback)
+        .await
+        .unwrap();
+    assert!(user.scopes().contains(&Scope::UserReadEmail));
+    assert_port_free(port);
+}
+
+#[tokio::test]
+async fn wait_for_returns_a_refusal_that_carries_the_pending_state() {
+    let port = free_port();
+    let uri = redirect_uri(port);
+    let (fake, session, pending) = login(&uri).await;
+    fake.deny_next_authorization();
+    let listener = LoopbackListener::bind(&uri).await.unwrap();
+    let waiting = tokio::spawn(listener.wait_for(&pending, WAIT));
+
+    assert_not_this_login(&get(&format!("{uri}?error=access_denied&state=forged")).await);
+    let redirect = fake.authorize(pending.url()).await.unwrap();
+    let page = get(redirect.as_str()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("access_denied"), "{}", page.body);
+
+    let callback = waiting.await.unwrap().unwrap();
+    assert_eq!(param(&callback, "error").as_deref(), Some("access_denied"));
+    let error = session
+        .complete_authorization(pending, callback)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::AuthorizationDenied { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn wait_for_authorization_binds_the_pending_redirect_uri() {
+    let port = free_port();
+    let uri = redirect_uri(port);
+    let (fake, session, pending) = login(&uri).await;
+    let waiting = tokio::spawn(wait_for_authorization(&pending, WAIT));
+
+    assert_not_this_login(&get_once_listening(&format!("{uri}?code=forged&state=x")).await);
+    let redirect = fake.authorize(pending.url()).await.unwrap();
+    assert_eq!(get(redirect.as_str()).await.status, StatusCode::OK);
+
+    let callback = waiting.await.unwrap().unwrap();
+    assert_eq!(callback.url(), &redirect);
+    session
+        .complete_authorization(pending, callback)
+        .await
+        .unwrap();
+    assert_port_free(port);
+}
+
+#[tokio::test]
+async fn wait_for_authorization_times_out_when_only_strays_arrive() {
+    let port = free_port();
+    let uri = redirect_uri(port);
+    let (_fake, _session, pending) = login(&uri).await;
+    let timeout = Duration::from_millis(1500);
+    let waiting = tokio::spawn(wait_for_authorization(&pending, timeout));
+
+    assert_not_this_login(&get_once_listening(&format!("{uri}?error=x")).await);
+    match waiting.await.unwrap() {
+        Err(Error::CallbackTimeout { waited }) => assert_eq!(waited, timeout),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_port_free(port);
+}
+
+#[tokio::test]
+async fn wait_for_authorization_needs_a_redirect_uri_in_the_authorize_url() {
+    let pending: PendingAuthorization = serde_json::from_str(
+        r#"{"url": "https://accounts.spotify.com/authorize?client_id=c", "state": "s"}"#,
+    )
+    .unwrap();
+
+    match wait_for_authorization(&pending, WAIT).await {
+        Err(Error::NotLoopbackRedirect { uri, reason }) => {
+            assert_eq!(uri, "");
+            assert!(reason.contains("`redirect_uri`"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

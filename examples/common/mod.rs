@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use spotify_session::loopback::{Callback, LoopbackListener};
 use spotify_session::testing::FakeAccounts;
-use spotify_session::{Credentials, HoldsToken, Session};
+use spotify_session::{Credentials, HoldsToken, PendingAuthorization, Session};
 use url::Url;
 
 /// The made-up client id the examples register with the fake.
@@ -70,22 +70,23 @@ impl Accounts {
         }
     }
 
-    /// The browser step: sends the user to `authorize_url`, and waits on `listener` for the
-    /// redirect that brings them back.
+    /// The browser step: sends the user to the authorize URL of `pending`, and waits on
+    /// `listener` for the redirect of `pending` that brings them back.
     pub async fn send_user_to(
         &self,
-        authorize_url: &Url,
+        pending: &PendingAuthorization,
         listener: LoopbackListener,
     ) -> Result<Callback, Box<dyn Error>> {
+        let authorize_url = pending.url();
         let redirect_uri = listener.redirect_uri().clone();
         match self {
             Self::Spotify => {
                 println!("    open this URL in your browser:\n\n    {authorize_url}\n");
                 println!("    waiting up to five minutes for the redirect to {redirect_uri}");
-                Ok(listener.wait(LOGIN_TIMEOUT).await?)
+                Ok(listener.wait_for(pending, LOGIN_TIMEOUT).await?)
             }
             Self::Fake(fake) => {
-                let wait = async { Ok(listener.wait(LOGIN_TIMEOUT).await?) };
+                let wait = async { Ok(listener.wait_for(pending, LOGIN_TIMEOUT).await?) };
                 let (callback, ()) = tokio::try_join!(wait, browse(fake, authorize_url))?;
                 println!("    browser step, played by the example: the fake granted the request");
                 println!("    the loopback listener on {redirect_uri} received the redirect");

@@ -9,7 +9,8 @@
 //! the `state` and exchanges the code.
 //!
 //! Bind before opening the browser, so that the redirect cannot arrive before anyone
-//! listens:
+//! listens, and wait with [`LoopbackListener::wait_for`], so that only the redirect of this
+//! login ends the wait:
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -26,7 +27,7 @@
 //!
 //! let listener = LoopbackListener::bind(redirect_uri).await?;
 //! println!("open {} in your browser", pending.url());
-//! let callback = listener.wait(Duration::from_secs(300)).await?;
+//! let callback = listener.wait_for(&pending, Duration::from_secs(300)).await?;
 //!
 //! let user = session.complete_authorization(pending, callback).await?;
 //! println!("granted: {}", user.scopes());
@@ -34,12 +35,18 @@
 //! # }
 //! ```
 //!
-//! [`wait_for_callback`] does both steps in one call, for callers that open the browser
+//! [`wait_for_authorization`] does both steps in one call, for callers that open the browser
 //! on another task after the listener is known to be bound, or that do not mind the race.
 //!
-//! The listener serves plain HTTP/1 on the loopback interface only. It does not check the
-//! `state` (the session does) and it does not keep listening after the first callback: a
-//! second authorization needs a new listener.
+//! Any program on the machine, and any web page open in the user's browser, can send a
+//! request to the loopback port. [`wait_for`](LoopbackListener::wait_for) answers a callback
+//! without the pending `state` with a 400 page and keeps waiting, so such a request cannot
+//! end the login. [`wait`](LoopbackListener::wait) and [`wait_for_callback`] have no pending
+//! authorization to compare with and take the first callback that carries `code` or
+//! `error`, whatever its `state`: the session then refuses it, and the login fails.
+//!
+//! The listener serves plain HTTP/1 on the loopback interface only, and it stops listening
+//! after the callback it accepts: a second authorization needs a new listener.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -51,22 +58,52 @@ use axum::extract::State;
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
+use subtle::ConstantTimeEq as _;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use url::{Host, Url};
 
+use crate::authorize::PendingAuthorization;
 use crate::error::{Error, Result};
 
 /// How long the listener lets open connections finish after the wait ends, so that the
 /// browser still gets its page. A connection that stalls longer is dropped.
 const DRAIN: Duration = Duration::from_secs(2);
 
-/// Binds the loopback address of `redirect_uri`, waits at most `timeout` for the redirect
-/// and stops listening.
+/// Binds the loopback redirect URI of `pending`, waits at most `timeout` for the redirect
+/// that carries its `state`, and stops listening.
 ///
-/// The same as [`LoopbackListener::bind`] followed by [`LoopbackListener::wait`]. Prefer the
-/// two steps when the browser is opened in between: a redirect that arrives before the
-/// listener is bound is lost.
+/// The same as [`LoopbackListener::bind`] with the `redirect_uri` of
+/// [`pending.url()`](PendingAuthorization::url), followed by [`LoopbackListener::wait_for`].
+/// Prefer the two steps when the browser is opened in between: a redirect that arrives
+/// before the listener is bound is lost. The future does not borrow `pending`, so it can be
+/// spawned.
+///
+/// # Errors
+///
+/// - [`Error::NotLoopbackRedirect`] when the authorize URL carries no `redirect_uri` (the
+///   error then shows an empty URI), and the errors of [`LoopbackListener::bind`].
+/// - The errors of [`LoopbackListener::wait_for`].
+pub fn wait_for_authorization(
+    pending: &PendingAuthorization,
+    timeout: Duration,
+) -> impl Future<Output = Result<Callback>> + Send + use<> {
+    let redirect_uri = pending_redirect_uri(pending);
+    let state = pending.state().to_owned();
+    async move {
+        LoopbackListener::bind(&redirect_uri?)
+            .await?
+            .serve(Some(state), timeout)
+            .await
+    }
+}
+
+/// Binds the loopback address of `redirect_uri`, waits at most `timeout` for the first
+/// callback and stops listening.
+///
+/// The same as [`LoopbackListener::bind`] followed by [`LoopbackListener::wait`], so any
+/// request that carries `code` or `error` ends the wait: [`wait_for_authorization`] only
+/// accepts the redirect of the pending authorization, and is the safer choice.
 ///
 /// # Errors
 ///
@@ -80,9 +117,9 @@ pub async fn wait_for_callback(redirect_uri: &str, timeout: Duration) -> Result<
 
 /// A bound loopback address waiting to receive the authorization redirect.
 ///
-/// Made by [`bind`](Self::bind); consumed by [`wait`](Self::wait), which serves until the
-/// first callback or the timeout and then frees the port. Dropping it unused frees the port
-/// too.
+/// Made by [`bind`](Self::bind); consumed by [`wait_for`](Self::wait_for) or
+/// [`wait`](Self::wait), which serve until the callback they accept or the timeout and then
+/// free the port. Dropping it unused frees the port too.
 #[derive(Debug)]
 pub struct LoopbackListener {
     listener: TcpListener,
@@ -93,8 +130,8 @@ impl LoopbackListener {
     /// Binds the address and port of `redirect_uri`, which must be a loopback redirect URI:
     /// `http://127.0.0.1:PORT/PATH` or `http://[::1]:PORT/PATH`, with an explicit port.
     ///
-    /// Connections that arrive before [`wait`](Self::wait) is called are queued, not
-    /// refused.
+    /// Connections that arrive before [`wait_for`](Self::wait_for) or [`wait`](Self::wait)
+    /// is called are queued, not refused.
     ///
     /// # Errors
     ///
@@ -129,8 +166,37 @@ impl LoopbackListener {
         &self.redirect_uri
     }
 
+    /// Serves until the redirect of `pending` arrives: a request on the redirect URI's path
+    /// that carries `code` or `error` and, once, the `state` of `pending`. Then stops
+    /// listening and returns it.
+    ///
+    /// A request on the path whose `state` is missing, repeated or different gets a 400 page
+    /// saying it does not belong to this login, and the wait goes on: another program or a
+    /// web page cannot end the login by calling the port first. The state is compared in
+    /// constant time. Other requests are answered as by [`wait`](Self::wait). The future
+    /// does not borrow `pending`, so it can be spawned.
+    ///
+    /// The listener does not check that `pending` was made for its redirect URI; if not, the
+    /// redirect goes elsewhere and the wait ends with the timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CallbackTimeout`] when no callback of `pending` arrived within `timeout`.
+    pub fn wait_for(
+        self,
+        pending: &PendingAuthorization,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Callback>> + Send + use<> {
+        self.serve(Some(pending.state().to_owned()), timeout)
+    }
+
     /// Serves until the first request on the redirect URI's path that carries `code` or
-    /// `error`, then stops listening and returns it.
+    /// `error`, whatever its `state`, then stops listening and returns it.
+    ///
+    /// Any program on the machine or web page in the browser that calls the port first
+    /// ends the wait with its own callback, which the session then refuses:
+    /// [`wait_for`](Self::wait_for) only accepts the redirect of the pending authorization,
+    /// and is the safer choice.
     ///
     /// Requests on other paths (the browser's `/favicon.ico`) get a 404 page; a request on
     /// the path with neither parameter gets a 400 page; both keep the wait going. The
@@ -142,7 +208,13 @@ impl LoopbackListener {
     ///
     /// [`Error::CallbackTimeout`] when no callback arrived within `timeout`.
     pub async fn wait(self, timeout: Duration) -> Result<Callback> {
-        let shared = Arc::new(Shared::new(self.redirect_uri));
+        self.serve(None, timeout).await
+    }
+
+    /// Serves until a callback is accepted (any, or only one with `expected_state`) or the
+    /// timeout, then lets open connections drain and frees the port.
+    async fn serve(self, expected_state: Option<String>, timeout: Duration) -> Result<Callback> {
+        let shared = Arc::new(Shared::new(self.redirect_uri, expected_state));
         let router = Router::new()
             .fallback(answer)
             .with_state(Arc::clone(&shared));
@@ -215,6 +287,19 @@ impl fmt::Debug for Callback {
     }
 }
 
+/// The `redirect_uri` parameter of the pending authorize URL.
+fn pending_redirect_uri(pending: &PendingAuthorization) -> Result<String> {
+    pending
+        .url()
+        .query_pairs()
+        .find(|(name, _)| name == "redirect_uri")
+        .map(|(_, value)| value.into_owned())
+        .ok_or(Error::NotLoopbackRedirect {
+            uri: String::new(),
+            reason: "the authorize URL carries no `redirect_uri`",
+        })
+}
+
 /// Parses `uri` and returns the socket address it names, or the reason it is not a
 /// loopback redirect URI.
 fn loopback_address(uri: &str) -> Result<(Url, SocketAddr)> {
@@ -268,17 +353,27 @@ fn socket_address(url: &Url) -> SocketAddr {
 /// What the request handler and the waiting task share.
 struct Shared {
     redirect_uri: Url,
+    /// The `state` a callback must carry, when waiting for a pending authorization.
+    expected_state: Option<String>,
     found: Mutex<Option<Callback>>,
     arrived: Notify,
 }
 
 impl Shared {
-    fn new(redirect_uri: Url) -> Self {
+    fn new(redirect_uri: Url, expected_state: Option<String>) -> Self {
         Self {
             redirect_uri,
+            expected_state,
             found: Mutex::new(None),
             arrived: Notify::new(),
         }
+    }
+
+    /// True when a callback with `query` may end the wait.
+    fn belongs(&self, query: &str) -> bool {
+        self.expected_state
+            .as_deref()
+            .is_none_or(|expected| carries_state(query, expected))
     }
 
     /// Keeps `callback` unless one arrived before; true when it was kept.
@@ -298,6 +393,18 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
+    }
+}
+
+/// True when `query` has exactly one `state`, equal to `expected`; compared in constant time
+/// so that the answer's timing tells nothing about the expected value.
+fn carries_state(query: &str, expected: &str) -> bool {
+    let mut states = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name == "state")
+        .map(|(_, value)| value);
+    match (states.next(), states.next()) {
+        (Some(state), None) => bool::from(state.as_bytes().ct_eq(expected.as_bytes())),
+        _ => false,
     }
 }
 
@@ -354,8 +461,11 @@ async fn answer(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> 
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
+    answer_callback(&shared, uri.query().unwrap_or_default())
+}
 
-    let query = uri.query().unwrap_or_default();
+/// Answers a GET on the callback path, and keeps its callback when it ends the wait.
+fn answer_callback(shared: &Shared, query: &str) -> Response {
     let outcome = Outcome::of(query);
     if let Outcome::Neither = outcome {
         tracing::debug!("loopback callback without `code` or `error` ignored");
@@ -363,6 +473,15 @@ async fn answer(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> 
             StatusCode::BAD_REQUEST,
             "Not an authorization",
             "This request carries neither a code nor an error; still waiting for the redirect.",
+        );
+    }
+    if !shared.belongs(query) {
+        tracing::debug!("loopback callback without the pending `state` ignored");
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Not this login",
+            "This request does not belong to the login in progress; still waiting for the \
+             redirect.",
         );
     }
 
@@ -467,6 +586,17 @@ mod tests {
             }
             _ => panic!("an error callback was not read as one"),
         }
+    }
+
+    #[test]
+    fn only_one_matching_state_belongs() {
+        assert!(carries_state("code=c&state=s%26t", "s&t"));
+        assert!(!carries_state("code=c&state=s", "s&t"));
+        assert!(!carries_state("code=c&state=", "s"));
+        assert!(!carries_state("code=c", "s"));
+        assert!(!carries_state("error=x", "s"));
+        assert!(!carries_state("code=c&state=s&state=s", "s"));
+        assert!(!carries_state("code=c&state=s&state=x", "s"));
     }
 
     #[test]
