@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,12 +14,15 @@ use serde_json::json;
 use spotify_session::testing::{FakeAccounts, FakeClient, GrantKind, Knobs, RefreshPolicy};
 use spotify_session::{
     AuthorizeOptions, Authorized, ClientCredentials, Error, MemoryStore, OAuthErrorCode,
-    RetryPolicy, Scope, Session, SharedSession, StoredToken, TokenEvent, TokenStore as _,
+    RetryPolicy, Scope, Session, SharedSession, StoreError, StoredToken, TokenEvent, TokenStore,
     Unauthenticated,
 };
 use support::{CLIENT_ID, CLIENT_SECRET, ManualClock, REDIRECT_URI};
 
 const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
+/// From a fresh token to 30 s before its expiry: inside the default 60 s expiry margin, so
+/// the token is due for renewal, yet it still works.
+const INTO_THE_MARGIN: Duration = Duration::from_secs(3600 - 30);
 
 async fn fake(knobs: impl FnOnce(&mut Knobs)) -> FakeAccounts {
     FakeAccounts::builder()
@@ -173,12 +177,14 @@ async fn rotation_under_concurrency_keeps_the_grant_alive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_caller_does_not_stop_the_refresh_others_wait_for() {
-    let fake = fake(|knobs| knobs.token_delay = Duration::from_millis(400)).await;
+    let fake = fake(|_| {}).await;
     let clock = ManualClock::new();
     let session = support::confidential(fake.url(), clock.clone());
     let user = user_grant(&fake, &session).await;
     let old = user.access_token().expose_secret().to_owned();
     let shared = SharedSession::new(user);
+    // The answer comes long after the impatient caller gave up, even on a loaded machine.
+    fake.update_knobs(|knobs| knobs.token_delay = Duration::from_secs(2));
     clock.advance(TWO_HOURS);
 
     // The caller that starts the refresh gives up long before the answer.
@@ -196,12 +202,13 @@ async fn a_dropped_caller_does_not_stop_the_refresh_others_wait_for() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_waiter_among_others_changes_nothing() {
-    let fake = fake(|knobs| knobs.token_delay = Duration::from_millis(400)).await;
+    let fake = fake(|_| {}).await;
     let clock = ManualClock::new();
     let session = support::confidential(fake.url(), clock.clone());
     let user = user_grant(&fake, &session).await;
     let old = user.access_token().expose_secret().to_owned();
     let shared = SharedSession::new(user);
+    fake.update_knobs(|knobs| knobs.token_delay = Duration::from_secs(2));
     clock.advance(TWO_HOURS);
 
     let others = {
@@ -209,7 +216,7 @@ async fn a_dropped_waiter_among_others_changes_nothing() {
         tokio::spawn(async move { call_concurrently(&shared, 10).await })
     };
     tokio::select! {
-        _ = shared.access_token() => panic!("the refresh answers after 400 ms"),
+        _ = shared.access_token() => panic!("the refresh answers after 2 s"),
         () = tokio::time::sleep(Duration::from_millis(100)) => {}
     }
 
@@ -220,12 +227,13 @@ async fn a_dropped_waiter_among_others_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_valid_token_is_handed_out_while_a_renewal_runs() {
-    let fake = fake(|knobs| knobs.token_delay = Duration::from_millis(1500)).await;
+    let fake = fake(|_| {}).await;
     let clock = ManualClock::new();
     let session = support::confidential(fake.url(), clock);
     let user = user_grant(&fake, &session).await;
     let old = user.access_token().expose_secret().to_owned();
     let shared = SharedSession::new(user);
+    fake.update_knobs(|knobs| knobs.token_delay = Duration::from_millis(1500));
 
     let forced = {
         let shared = shared.clone();
@@ -400,16 +408,24 @@ async fn an_oauth_error_is_never_retried() {
         .await;
     let session = support::confidential(&server.base_url(), ManualClock::new());
     let expired = StoredToken::new("old-access", session_epoch()).with_refresh_token("old-refresh");
+    let cooldown = Duration::from_millis(600);
     let shared = SharedSession::builder(session.restore(expired).unwrap())
-        .retry_policy(quick_retries().max_retries(5))
+        .retry_policy(quick_retries().max_retries(5).failure_cooldown(cooldown))
         .build();
 
     let error = shared.access_token().await.unwrap_err();
 
     assert_eq!(error.oauth_error(), Some(&OAuthErrorCode::InvalidClient));
     assert_eq!(refused.calls_async().await, 1);
-    // Not a dead grant: the next call asks again.
+    // Callers in a hot loop get the same error during the cooldown, without a request.
+    for _ in 0..5 {
+        let again = shared.access_token().await.unwrap_err();
+        assert_eq!(again.oauth_error(), Some(&OAuthErrorCode::InvalidClient));
+    }
+    assert_eq!(refused.calls_async().await, 1);
+    // Not a dead grant: after the cooldown the next call asks again.
     assert!(!shared.is_reauthorization_required());
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
     shared.access_token().await.unwrap_err();
     assert_eq!(refused.calls_async().await, 2);
 }
@@ -489,6 +505,282 @@ async fn debug_shows_no_secret() {
         "{debug}"
     );
     assert!(!debug.contains(CLIENT_SECRET), "{debug}");
+}
+
+#[tokio::test]
+async fn a_failed_renewal_still_hands_out_a_token_that_works() {
+    let fake = fake(|_| {}).await;
+    let clock = ManualClock::new();
+    let session = support::confidential(fake.url(), clock.clone());
+    let user = user_grant(&fake, &session).await;
+    let old = user.access_token().expose_secret().to_owned();
+    let shared = SharedSession::builder(user)
+        .retry_policy(RetryPolicy::none())
+        .build();
+    clock.advance(INTO_THE_MARGIN);
+    fake.answer_next_with_503(3);
+
+    // Due but still valid: every waiter of the failed renewal gets the token that works.
+    let results = call_concurrently(&shared, 20).await;
+    assert!(results.into_iter().all(|token| token.unwrap() == old));
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 1);
+    // The next call tries again, and still gets it.
+    let token = shared.access_token().await.unwrap();
+    assert_eq!(token.expose_secret(), old);
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 2);
+    // A forced renewal wants another token than this one: it gets the error.
+    let forced = shared.renew_access_token().await.unwrap_err();
+    assert_eq!(forced.status().map(|status| status.as_u16()), Some(503));
+    // Once the accounts service is back, the token is renewed.
+    let new = shared.access_token().await.unwrap();
+    assert_ne!(new.expose_secret(), old);
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 4);
+
+    // An expired token is never handed out.
+    clock.advance(TWO_HOURS);
+    fake.answer_next_with_503(1);
+    assert!(shared.access_token().await.unwrap_err().is_transient());
+
+    // Nor is one of a dead grant, valid or not.
+    shared.access_token().await.unwrap();
+    clock.advance(INTO_THE_MARGIN);
+    fake.revoke_refresh_tokens();
+    let refused = shared.access_token().await.unwrap_err();
+    assert!(refused.is_reauthorization_required(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_retry_after_above_the_ceiling_holds_back_every_later_call() {
+    let fake = fake(|_| {}).await;
+    let clock = ManualClock::new();
+    let session = support::confidential(fake.url(), clock.clone());
+    let user = user_grant(&fake, &session).await;
+    let shared = SharedSession::builder(user)
+        .retry_policy(quick_retries().max_retry_after(Duration::from_secs(5)))
+        .build();
+    clock.advance(TWO_HOURS);
+    fake.answer_next_with_429(10, Duration::from_secs(3600));
+
+    let mut errors = Vec::new();
+    for _ in 0..5 {
+        errors.push(shared.access_token().await.unwrap_err());
+    }
+    errors.push(shared.renew_access_token().await.unwrap_err());
+    errors.extend(
+        call_concurrently(&shared, 20)
+            .await
+            .into_iter()
+            .map(|result| result.unwrap_err()),
+    );
+
+    for error in &errors {
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(3600)));
+        assert_eq!(error.status().map(|status| status.as_u16()), Some(429));
+    }
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 1);
+    assert!(!shared.is_reauthorization_required());
+}
+
+#[tokio::test]
+async fn a_held_back_renewal_hands_out_the_valid_token_until_it_expires() {
+    let fake = fake(|_| {}).await;
+    let clock = ManualClock::new();
+    let session = support::confidential(fake.url(), clock.clone());
+    let user = user_grant(&fake, &session).await;
+    let old = user.access_token().expose_secret().to_owned();
+    let shared = SharedSession::builder(user)
+        .retry_policy(quick_retries().max_retry_after(Duration::from_secs(5)))
+        .build();
+    clock.advance(INTO_THE_MARGIN);
+    fake.answer_next_with_429(10, Duration::from_secs(3600));
+
+    for _ in 0..6 {
+        let token = shared.access_token().await.unwrap();
+        assert_eq!(token.expose_secret(), old);
+    }
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 1);
+
+    clock.advance(Duration::from_secs(60));
+    let error = shared.access_token().await.unwrap_err();
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_replaced_during_a_renewal_is_checked_before_it_is_handed_out() {
+    let fake = fake(|_| {}).await;
+    let clock = ManualClock::new();
+    let session = support::confidential(fake.url(), clock.clone());
+    let first = user_grant(&fake, &session).await;
+    let second = user_grant(&fake, &session).await;
+    let replacement = second.access_token().expose_secret().to_owned();
+    let shared = SharedSession::new(first);
+    // Both grants' access tokens expire; the first refresh will be slow.
+    clock.advance(TWO_HOURS);
+    fake.update_knobs(|knobs| knobs.token_delay = Duration::from_secs(1));
+
+    let waiting = {
+        let shared = shared.clone();
+        tokio::spawn(async move { shared.access_token().await })
+    };
+    // Once the first refresh has reached the fake (and got its delay), later ones are quick.
+    while fake.token_requests(GrantKind::RefreshToken) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    fake.update_knobs(|knobs| knobs.token_delay = Duration::ZERO);
+    shared.replace(second).await.unwrap();
+    assert!(
+        shared.snapshot().is_renewing(),
+        "replaced during the first refresh"
+    );
+    let token = waiting.await.unwrap().unwrap();
+
+    assert_ne!(
+        token.expose_secret(),
+        replacement,
+        "the replacement's expired token"
+    );
+    assert!(fake.is_valid_access_token(token.expose_secret()));
+    assert!(!shared.snapshot().is_expired());
+    let later = shared.access_token().await.unwrap();
+    assert_eq!(later.expose_secret(), token.expose_secret());
+    // The first grant's refresh, discarded, then the replacement's.
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 2);
+}
+
+/// A memory store whose next saves fail, panic or never end, as a test tells it.
+#[derive(Debug, Clone, Default)]
+struct FlakyStore {
+    memory: MemoryStore,
+    failures: Arc<AtomicU32>,
+    panics: Arc<AtomicU32>,
+    hangs: Arc<AtomicU32>,
+    hung: Arc<tokio::sync::Notify>,
+}
+
+impl FlakyStore {
+    async fn stored_refresh_token(&self) -> String {
+        let stored = self.memory.load().await.unwrap().expect("a stored grant");
+        stored.refresh_token().unwrap().expose_secret().to_owned()
+    }
+}
+
+/// Counts one down, unless it is zero already.
+fn take_one(count: &AtomicU32) -> bool {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok()
+}
+
+impl TokenStore for FlakyStore {
+    async fn load(&self) -> Result<Option<StoredToken>, StoreError> {
+        self.memory.load().await
+    }
+
+    async fn save(&self, token: &StoredToken) -> Result<(), StoreError> {
+        assert!(!take_one(&self.panics), "the store broke down");
+        if take_one(&self.hangs) {
+            self.hung.notify_one();
+            std::future::pending::<()>().await;
+        }
+        if take_one(&self.failures) {
+            return Err(StoreError::other("the disk is full"));
+        }
+        self.memory.save(token).await
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        self.memory.clear().await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_save_is_tried_again_until_the_store_holds_the_live_grant() {
+    let fake = fake(|knobs| knobs.refresh_policy = RefreshPolicy::Rotate).await;
+    let clock = ManualClock::new();
+    let session = support::confidential(fake.url(), clock.clone());
+    let user = user_grant(&fake, &session).await;
+    let store = FlakyStore::default();
+    let shared = SharedSession::builder(user).store(store.clone()).build();
+    shared.save().await.unwrap();
+    clock.advance(TWO_HOURS);
+    store.failures.store(2, Ordering::SeqCst);
+
+    // The refresh rotates the refresh token, then the save fails.
+    let error = shared.access_token().await.unwrap_err();
+    assert!(matches!(error, Error::Store { .. }), "{error:?}");
+    assert!(!fake.is_live_refresh_token(&store.stored_refresh_token().await));
+
+    // The disk is still full: the save fails again, the valid token is handed out.
+    let token = shared.access_token().await.unwrap();
+    assert!(fake.is_valid_access_token(token.expose_secret()));
+    assert!(!fake.is_live_refresh_token(&store.stored_refresh_token().await));
+
+    // The disk recovered: the next call saves the live grant first.
+    let again = shared.access_token().await.unwrap();
+    assert_eq!(again.expose_secret(), token.expose_secret());
+    assert!(fake.is_live_refresh_token(&store.stored_refresh_token().await));
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.access_token().expose_secret(), token.expose_secret());
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_panics_while_saving_loses_no_rotated_refresh_token() {
+    let fake = fake(|knobs| knobs.refresh_policy = RefreshPolicy::Rotate).await;
+    let clock = ManualClock::new();
+    let session = support::confidential(fake.url(), clock.clone());
+    let user = user_grant(&fake, &session).await;
+    let store = FlakyStore::default();
+    let shared = SharedSession::builder(user).store(store.clone()).build();
+    clock.advance(TWO_HOURS);
+    store.panics.store(1, Ordering::SeqCst);
+
+    let error = shared.access_token().await.unwrap_err();
+    assert!(matches!(error, Error::RenewalAbandoned), "{error:?}");
+
+    // The rotated refresh token was kept in memory: no second refresh, and the store
+    // catches up.
+    let token = shared.access_token().await.unwrap();
+    assert!(fake.is_valid_access_token(token.expose_secret()));
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 1);
+    assert!(fake.is_live_refresh_token(&store.stored_refresh_token().await));
+    assert!(!shared.is_reauthorization_required());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runtime_shut_down_while_saving_loses_no_rotated_refresh_token() {
+    let fake = fake(|knobs| knobs.refresh_policy = RefreshPolicy::Rotate).await;
+    let clock = ManualClock::new();
+    let session = support::confidential(fake.url(), clock.clone());
+    let user = user_grant(&fake, &session).await;
+    let store = FlakyStore::default();
+    let shared = SharedSession::builder(user).store(store.clone()).build();
+    clock.advance(TWO_HOURS);
+    store.hangs.store(1, Ordering::SeqCst);
+
+    // A runtime of its own starts the renewal and shuts down in the middle of the save.
+    let renewing = shared.clone();
+    let hung = Arc::clone(&store.hung);
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            tokio::spawn(async move { renewing.access_token().await });
+            hung.notified().await;
+        });
+    })
+    .await
+    .unwrap();
+
+    let token = shared.access_token().await.unwrap();
+    assert!(fake.is_valid_access_token(token.expose_secret()));
+    assert_eq!(fake.token_requests(GrantKind::RefreshToken), 1);
+    assert!(fake.is_live_refresh_token(&store.stored_refresh_token().await));
 }
 
 /// A time long past: tokens that expired then.

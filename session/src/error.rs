@@ -182,7 +182,8 @@ pub enum Error {
 
     /// A [`SharedSession`](crate::SharedSession)'s renewal ended without a result: its task
     /// panicked (in a store or a hook) or its runtime shut down. The next call starts
-    /// another.
+    /// another, unless the new token had already arrived: it is kept, and the next call
+    /// saves it.
     #[error("the token renewal was abandoned before it finished")]
     RenewalAbandoned,
 

@@ -10,6 +10,7 @@ const DEFAULT_MAX_RETRIES: u32 = 3;
 const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+const DEFAULT_FAILURE_COOLDOWN: Duration = Duration::from_secs(5);
 
 /// How a [`SharedSession`](crate::SharedSession) retries a token request that failed
 /// transiently.
@@ -23,8 +24,15 @@ const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// a longer one ends the retries at once, and the error keeps it
 /// ([`Error::retry_after`]).
 ///
-/// The default retries 3 times, from 250 ms up to 10 s, and accepts a `Retry-After` of up
-/// to 30 s. [`RetryPolicy::none`] never retries.
+/// A failed renewal also holds back the next ones, so that callers in a loop cannot hammer
+/// the accounts service: until its `Retry-After` has passed when the service sent one that
+/// was not waited for (above the ceiling, or after the last retry), or for the
+/// `failure_cooldown` after a failure that no retry can cure (`invalid_client`, a 4xx
+/// answer, …). A transient failure without `Retry-After` holds nothing back: its retries
+/// already waited.
+///
+/// The default retries 3 times, from 250 ms up to 10 s, accepts a `Retry-After` of up to
+/// 30 s, and cools down for 5 s. [`RetryPolicy::none`] never retries.
 ///
 /// ```
 /// use std::time::Duration;
@@ -44,6 +52,7 @@ pub struct RetryPolicy {
     max_backoff: Duration,
     max_retry_after: Duration,
     jitter: bool,
+    failure_cooldown: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -54,7 +63,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The default policy: 3 retries, backoff from 250 ms to 10 s with jitter, a
-    /// `Retry-After` of up to 30 s honoured.
+    /// `Retry-After` of up to 30 s honoured, a cooldown of 5 s.
     pub fn new() -> Self {
         Self {
             max_retries: DEFAULT_MAX_RETRIES,
@@ -62,10 +71,12 @@ impl RetryPolicy {
             max_backoff: DEFAULT_MAX_BACKOFF,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             jitter: true,
+            failure_cooldown: DEFAULT_FAILURE_COOLDOWN,
         }
     }
 
-    /// A policy that never retries: every failure is reported at once.
+    /// A policy that never retries: every failure is reported at once. The cooldown after
+    /// a failure stays as in [`new`](Self::new).
     pub fn none() -> Self {
         Self::new().max_retries(0)
     }
@@ -103,9 +114,30 @@ impl RetryPolicy {
         self
     }
 
+    /// How long a renewal that failed with an error no retry can cure (`invalid_client`,
+    /// `invalid_request`, another 4xx answer, …) holds back the next token request: the
+    /// calls meanwhile get its error at once. `Duration::ZERO` lets the next call ask
+    /// again. An `invalid_grant` is not concerned: it ends the grant for good.
+    pub fn failure_cooldown(mut self, cooldown: Duration) -> Self {
+        self.failure_cooldown = cooldown;
+        self
+    }
+
     /// The longest `Retry-After` the policy honours.
     pub(crate) fn retry_after_ceiling(&self) -> Duration {
         self.max_retry_after
+    }
+
+    /// How long the next token request is held back after a renewal failed for good with
+    /// `error`; `None` when it is not. A `Retry-After` that was not waited for holds it back
+    /// for its length; a failure that is neither transient nor the end of the grant, for
+    /// the cooldown.
+    pub(crate) fn hold_after(&self, error: &Error) -> Option<Duration> {
+        if let Some(wait) = error.retry_after() {
+            return Some(wait);
+        }
+        let incurable = !error.is_transient() && !error.is_reauthorization_required();
+        (incurable && !self.failure_cooldown.is_zero()).then_some(self.failure_cooldown)
     }
 
     /// How long to wait before trying again after `error`, when `retries_done` retries
@@ -205,6 +237,32 @@ mod tests {
                 .retry_delay(0, &answer(503, None))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_final_failure_holds_back_for_its_retry_after_or_the_cooldown() {
+        let policy = RetryPolicy::new().failure_cooldown(Duration::from_secs(2));
+        let refused = |code| Error::TokenEndpoint {
+            grant: GrantType::RefreshToken,
+            status: StatusCode::BAD_REQUEST,
+            code,
+            description: None,
+            retry_after: None,
+        };
+        let cases = [
+            (answer(429, Some(3600)), Some(3600)),
+            (answer(503, Some(7)), Some(7)),
+            (answer(503, None), None),
+            (answer(404, None), Some(2)),
+            (refused(OAuthErrorCode::InvalidClient), Some(2)),
+            (refused(OAuthErrorCode::InvalidGrant), None),
+        ];
+        for (error, hold) in cases {
+            let expected = hold.map(Duration::from_secs);
+            assert_eq!(policy.hold_after(&error), expected, "{error:?}");
+        }
+        let no_cooldown = policy.failure_cooldown(Duration::ZERO);
+        assert_eq!(no_cooldown.hold_after(&answer(404, None)), None);
     }
 
     #[test]

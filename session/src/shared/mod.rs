@@ -16,7 +16,7 @@ use crate::scope::Scopes;
 use crate::session::{Authorized, ClientCredentials, HoldsToken, Session};
 use crate::store::{DynStore, StoreError, StoredToken, TokenStore};
 
-use self::renewal::{Renewal, Step};
+use self::renewal::{Hold, Renewal};
 
 /// A session shared by every task of a service, which keeps its access token fresh.
 ///
@@ -32,7 +32,9 @@ use self::renewal::{Renewal, Step};
 /// **One request at a time.** However many tasks find the token due at once, exactly one
 /// token request is in flight for the session. The tasks that come while it runs wait for
 /// its result and then take the token it brought; a task that finds no renewal running
-/// and a valid token takes it at once.
+/// and a valid token takes it at once. A renewal still running when the session is
+/// [replaced](Self::replace) is discarded, and the tasks that waited for it look at the
+/// replacement instead, renewing it first if it is due: none is handed a token unchecked.
 ///
 /// **No lock across the request.** The state is behind a lock held only to read or swap
 /// it, never across the request, the backoff or the store: a task that finds a valid token
@@ -41,7 +43,8 @@ use self::renewal::{Renewal, Step};
 /// **Cancellation.** The renewal runs on a task of its own (`tokio::spawn`); the callers
 /// only wait for its result. Dropping a caller's future (a timeout, a `select!`, a client
 /// that hung up) neither cancels nor corrupts the renewal: the others still get its token,
-/// and the next call does not start a second request.
+/// and the next call does not start a second request. A save that catches the store up
+/// (see below) runs on a task of its own too.
 ///
 /// **Retries.** A renewal that fails transiently (network, timeout, 5xx, 429) is tried
 /// again after a backoff with jitter, or after the service's `Retry-After` up to a ceiling,
@@ -51,22 +54,43 @@ use self::renewal::{Renewal, Step};
 /// cannot know whether the failed one reached Spotify; if it did and Spotify rotated the
 /// refresh token, the retry is refused with `invalid_grant`.
 ///
+/// **Holding back.** A failed renewal also holds back the next token requests, so that
+/// callers in a loop cannot hammer a service that is limiting them: until its `Retry-After`
+/// has passed when it carried one that was not waited for (above the ceiling, or after the
+/// last retry; at most a day), or for the policy's
+/// [cooldown](RetryPolicy::failure_cooldown) (5 s by default) after a failure that no
+/// retry can cure (`invalid_client`, a 4xx answer, …). Meanwhile every call that needs a
+/// new token gets that failure's error at once, without a request. A transient failure
+/// without `Retry-After` holds nothing back: the next call tries again.
+///
+/// **Failures.** A token request that fails, after its retries, leaves the token and the
+/// store as they were. While the current access token has not expired (it is due only
+/// because it entered the expiry margin), [`access_token`](Self::access_token) still hands
+/// it out, to the tasks that waited and to the later ones, and each later call that finds
+/// no failure holding requests back tries to renew it again; a `warn` is logged once per
+/// failed renewal. Once the token has expired, and always for
+/// [`renew_access_token`](Self::renew_access_token) (the Web API refused the token), the
+/// error is reported to every task that waited for the renewal. When the refresh token is
+/// refused with `invalid_grant`, the grant is dead:
+/// [`is_reauthorization_required`](Self::is_reauthorization_required) turns true, every
+/// call fails at once with that error and no request, valid token or not, and the store
+/// is cleared (a failure to clear it is logged, not returned); [`replace`](Self::replace)
+/// installs the new grant after the user authorized again.
+///
 /// **Persistence.** With a [`TokenStore`], every successful renewal is saved, the merged
 /// token (new access token, the refresh token sent back or else the old one, scopes,
 /// absolute expiry), before any task is handed the new access token. Saves never overlap.
-/// A session fresh from the authorization-code flow is not stored until its first renewal:
-/// call [`save`](Self::save) to store it at once.
-///
-/// **Failures.** A token request that fails, after its retries, is reported to every task
-/// that waited for it, and leaves the token and the store as they were; the next call
-/// tries again. When the refresh token is refused with `invalid_grant`, the grant is dead:
-/// [`is_reauthorization_required`](Self::is_reauthorization_required) turns true, every
-/// call fails at once with that error and no request, and the store is cleared (a failure
-/// to clear it is logged, not returned); [`replace`](Self::replace) installs the new grant
-/// after the user authorized again. When the request succeeds but the store fails to save
-/// its token, the renewal fails with [`Error::Store`], yet the session in memory keeps the
-/// new token, for the refresh token may have rotated and losing it there too would lose
-/// the grant; the store catches up at the next renewal or [`save`](Self::save).
+/// When the store fails to save it, the renewal fails with [`Error::Store`] for the tasks
+/// that waited for it, yet the session in memory keeps the new token, for the refresh
+/// token may have rotated and losing it there too would lose the grant. The session then
+/// knows that the store lags behind: every later call saves the current token again before
+/// it returns, one save at a time (a call that finds a save under way does not wait for
+/// it), until a save succeeds; the token is handed out whether that save succeeds or not
+/// (a failure is logged at `warn`). The same holds when the renewal's task ends in the
+/// middle of its save, because the store panicked or the runtime shut down: the new token
+/// is kept in memory, the waiting tasks get [`Error::RenewalAbandoned`], and the next call
+/// saves it. A session fresh from the authorization-code flow is not stored until its
+/// first renewal: call [`save`](Self::save) to store it at once.
 ///
 /// A [hook](SharedSessionBuilder::on_token_change) sees every change, and `tracing` logs
 /// the start, the retries, the success and the failure of each renewal (at `debug`, and
@@ -110,7 +134,7 @@ struct Inner<S: Renewable> {
     /// `await`: a `watch` sender can be read and changed without blocking on a task.
     state: watch::Sender<Current<S>>,
     /// Held while the store is written and the result installed, so that writes do not
-    /// overlap and land in the order they are installed.
+    /// overlap and land in the order they are installed; the session changes only under it.
     writing: Mutex<()>,
     retry: RetryPolicy,
     store: Option<Box<dyn DynStore>>,
@@ -129,6 +153,10 @@ struct Current<S: Renewable> {
     renewal: Option<Renewal>,
     /// The `invalid_grant` that killed the grant.
     refusal: Option<Arc<Error>>,
+    /// The failure that holds back token requests for a while.
+    hold: Option<Hold>,
+    /// Whether the store lacks the current token: its save failed or never ended.
+    unsaved: bool,
     next_renewal_id: u64,
 }
 
@@ -281,6 +309,8 @@ impl<S: Renewable> SharedSessionBuilder<S> {
             generation: 0,
             renewal: None,
             refusal: None,
+            hold: None,
+            unsaved: false,
             next_renewal_id: 0,
         };
         SharedSession {
@@ -314,22 +344,27 @@ impl<S: Renewable> SharedSession<S> {
 
     /// The access token, renewed first when it is due (expired or within the expiry
     /// margin). While a renewal runs, a caller that finds the token due waits for it
-    /// instead of starting another; after it succeeded, its token is handed out.
+    /// instead of starting another; after it succeeded, its token is handed out. When the
+    /// renewal fails but the current token has not expired yet, that token is handed out.
+    /// When the store lags behind the current token, it is saved again first.
     ///
     /// # Errors
     ///
-    /// The error of the renewal this call waited for, after its retries: see
-    /// [`Session::refresh_access_token`] and [`Session::renew_access_token`]. Errors that
-    /// cannot be copied to every waiting task come as [`Error::Shared`].
-    /// [`Error::Store`] when the store failed to save the renewed token (the next call
-    /// gets that token from memory). Once the grant was refused with `invalid_grant`,
-    /// every call fails with that error ([`Error::is_reauthorization_required`]) and no
-    /// request. [`Error::RenewalAbandoned`] when the renewal's task panicked or its
-    /// runtime shut down.
+    /// When the current token has expired, the error of the renewal this call waited for,
+    /// after its retries: see [`Session::refresh_access_token`] and
+    /// [`Session::renew_access_token`]; or, while an earlier failure holds back requests,
+    /// that failure's error, without a request. Errors that cannot be copied to every
+    /// waiting task come as [`Error::Shared`]. [`Error::Store`] when the store failed to
+    /// save the renewed token this call waited for (later calls get that token from memory
+    /// and save it again). Once the grant was refused with `invalid_grant`, every call fails
+    /// with that error ([`Error::is_reauthorization_required`]) and no request.
+    /// [`Error::RenewalAbandoned`] when the renewal's task panicked or its runtime shut
+    /// down.
     ///
     /// # Panics
     ///
-    /// When a renewal has to start outside a tokio runtime: it runs on a spawned task.
+    /// When a renewal or a save has to start outside a tokio runtime: they run on spawned
+    /// tasks.
     pub async fn access_token(&self) -> Result<SecretString> {
         self.token(false).await
     }
@@ -343,7 +378,9 @@ impl<S: Renewable> SharedSession<S> {
     ///
     /// # Errors
     ///
-    /// As [`access_token`](Self::access_token).
+    /// As [`access_token`](Self::access_token), except that a failed renewal is reported
+    /// even while the current token has not expired (the Web API refused it), and that
+    /// while an earlier failure holds back requests, its error comes at once.
     ///
     /// # Panics
     ///
@@ -377,18 +414,21 @@ impl<S: Renewable> SharedSession<S> {
     }
 
     /// Installs another session in place of the current one, in every clone, typically
-    /// the grant of a user who authorized again. It is saved to the store first, and a
-    /// renewal still in flight for the old session is discarded.
+    /// the grant of a user who authorized again. It is saved to the store first. A renewal
+    /// still in flight for the old session is discarded when it ends, and the tasks that
+    /// waited for it look at the new session instead. A failure holding back requests
+    /// (a `Retry-After`, a cooldown) still does: it concerns the client, not the grant.
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the store fails to save it; it is installed all the same.
+    /// [`Error::Store`] when the store fails to save it; it is installed all the same, and
+    /// later calls of [`access_token`](Self::access_token) save it again.
     pub async fn replace(&self, session: Session<S>) -> Result<()> {
         let _writing = self.inner.writing.lock().await;
         let stored = S::stored(&session);
         let saved = self.inner.save(&stored).await;
         self.inner.state.send_modify(|current| {
-            current.install(session);
+            current.install(session, saved.is_ok());
         });
         self.inner.notify(&TokenEvent::Replaced(&stored));
         tracing::debug!(grant = %S::GRANT, "session replaced");
@@ -396,7 +436,8 @@ impl<S: Renewable> SharedSession<S> {
     }
 
     /// Saves the current token to the store now, for example a grant fresh from the
-    /// authorization-code flow, or after a save failed. Does nothing without a store.
+    /// authorization-code flow. After a failed save, [`access_token`](Self::access_token)
+    /// does it on its own. Does nothing without a store.
     ///
     /// # Errors
     ///
@@ -404,21 +445,60 @@ impl<S: Renewable> SharedSession<S> {
     pub async fn save(&self) -> Result<()> {
         let _writing = self.inner.writing.lock().await;
         let stored = S::stored(&self.inner.state.borrow().session);
-        self.inner.save(&stored).await
+        self.inner.save(&stored).await?;
+        self.inner
+            .state
+            .send_modify(|current| current.unsaved = false);
+        Ok(())
     }
 
     async fn token(&self, force: bool) -> Result<SecretString> {
-        let renewal = match renewal::next_step(&self.inner, force) {
-            Step::Ready(token) => return Ok(token),
-            Step::Refused(error) => return Err(error),
-            Step::Wait(renewal) => renewal,
-        };
-        renewal.finished().await?;
-        Ok(self.inner.state.borrow().session.access_token().clone())
+        let token = renewal::token(&self.inner, force).await?;
+        self.catch_up_store().await;
+        Ok(token)
+    }
+
+    /// Saves the current token if its last save failed or never ended. The save runs on a
+    /// task of its own, so that a caller that gives up does not cut it short.
+    async fn catch_up_store(&self) {
+        if !self.inner.state.borrow().unsaved {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        if tokio::spawn(async move { inner.catch_up_store().await })
+            .await
+            .is_err()
+        {
+            tracing::warn!(grant = %S::GRANT, "the store panicked while saving the token");
+        }
     }
 }
 
 impl<S: Renewable> Inner<S> {
+    /// Saves the current token if the store lacks it, unless another save or a renewal's
+    /// end is under way: one at a time, and the caller does not wait for another's.
+    async fn catch_up_store(&self) {
+        let Ok(_writing) = self.writing.try_lock() else {
+            return;
+        };
+        let stored = {
+            let current = self.state.borrow();
+            if !current.unsaved || current.refusal.is_some() {
+                return;
+            }
+            S::stored(&current.session)
+        };
+        match self.save(&stored).await {
+            Ok(()) => {
+                self.state.send_modify(|current| current.unsaved = false);
+                tracing::debug!(grant = %S::GRANT, "the store caught up with the token");
+            }
+            Err(error) => {
+                tracing::warn!(grant = %S::GRANT, %error, "the token is still not stored");
+            }
+        }
+    }
+
     async fn save(&self, stored: &StoredToken) -> Result<()> {
         let Some(store) = &self.store else {
             return Ok(());
@@ -444,11 +524,13 @@ impl<S: Renewable> Inner<S> {
 }
 
 impl<S: Renewable> Current<S> {
-    /// Puts a new session in place, which also revives a dead grant.
-    fn install(&mut self, session: Session<S>) {
+    /// Puts a new session in place, which also revives a dead grant. `saved` says whether
+    /// the store holds it.
+    fn install(&mut self, session: Session<S>, saved: bool) {
         self.session = session;
         self.generation += 1;
         self.refusal = None;
+        self.unsaved = !saved;
     }
 }
 
@@ -467,6 +549,8 @@ impl<S: Renewable> fmt::Debug for SharedSession<S> {
             .field("session", &current.session)
             .field("renewing", &current.renewal.is_some())
             .field("reauthorization_required", &current.refusal.is_some())
+            .field("held_back", &current.hold.is_some())
+            .field("unsaved", &current.unsaved)
             .field("retry", &self.inner.retry)
             .field("store", &self.inner.store.is_some())
             .field("hook", &self.inner.hook.is_some())

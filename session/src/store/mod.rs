@@ -228,7 +228,8 @@ impl StoreError {
 ///
 /// A [`SharedSession`](crate::SharedSession) calls [`save`](Self::save) after every
 /// successful token request, with the merged token, before it hands the new access token
-/// out, and [`clear`](Self::clear) when the refresh token is refused with `invalid_grant`:
+/// out (after a failed save, again on each later call until one succeeds), and
+/// [`clear`](Self::clear) when the refresh token is refused with `invalid_grant`:
 /// a store that holds nothing then means "send the user through authorization". Loading
 /// is the application's move, at start: [`load`](Self::load), then
 /// [`Session::restore`](crate::Session::restore).
@@ -237,7 +238,9 @@ impl StoreError {
 /// with plain `async fn`. The trait is therefore not object safe; the session erases the
 /// store's type itself, so none of its own types is generic over the store. One store
 /// holds one grant, and only one process should write it. A store should fail rather than
-/// panic: a panic while saving abandons the renewal, and with it a rotated refresh token.
+/// panic: a panic while saving abandons the renewal, whose waiting tasks get
+/// [`Error::RenewalAbandoned`](crate::Error::RenewalAbandoned); the new token is kept in
+/// memory all the same and saved again on the next call.
 ///
 /// ```
 /// use std::collections::HashMap;
