@@ -386,10 +386,15 @@ async fn connections(server: &TokenServer, scale: Scale, part: &'static str) -> 
 }
 
 /// Runs `requests` on this task: the counts the server saw and the wall time.
+///
+/// It first lets the server settle for a second: closing the hundreds of connections a
+/// stampede left makes it slow for a moment, which widens hyper's pool race (see
+/// BENCHMARKS.md) for whichever library would come first.
 async fn sequential(
     server: &TokenServer,
     requests: impl Future<Output = ()>,
 ) -> (Counts, Duration) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let before = server.counts();
     let start = Instant::now();
     requests.await;

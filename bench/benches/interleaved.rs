@@ -4,6 +4,11 @@
 //! is divided by the bare POST's time of the same round; the table shows the median of
 //! those paired ratios and the median time per request.
 //!
+//! Beside the wall time, it reads the CPU time of the client's thread (Linux's
+//! `/proc/thread-self/schedstat`): on a current-thread runtime every step of the client, its
+//! HTTP connection included, runs there, so this is what each library costs on the client,
+//! without the waits for the server and for the (virtual) CPUs.
+//!
 //! Clients run on a current-thread runtime, the token server on a thread of its own, as in
 //! `session.rs`. Run by `cargo bench` (which passes `--bench`) it makes 40 rounds of 200
 //! requests per library; run any other way, a quick check of 2 rounds of 5.
@@ -22,11 +27,12 @@ use tokio::sync::Mutex;
 /// Runs a batch of `n` requests and returns how long it took.
 type Batch<'a> = Box<dyn Fn(usize) -> Pin<Box<dyn Future<Output = Duration> + 'a>> + 'a>;
 
-/// One library's turn, and its times per request, one per round.
+/// One library's turn, and its times per request in nanoseconds, one per round.
 struct Contender<'a> {
     name: &'static str,
     batch: Batch<'a>,
     per_request: Vec<f64>,
+    cpu_per_request: Vec<f64>,
 }
 
 impl<'a> Contender<'a> {
@@ -35,6 +41,7 @@ impl<'a> Contender<'a> {
             name,
             batch,
             per_request: Vec::new(),
+            cpu_per_request: Vec::new(),
         }
     }
 }
@@ -50,8 +57,11 @@ fn main() {
         .build()
         .expect("the clients' runtime");
 
-    println!("| grant | library | median time per request | median ratio to bare POST |");
-    println!("| --- | --- | ---: | ---: |");
+    println!(
+        "| grant | library | wall time per request | ratio to bare POST \
+         | client CPU per request | CPU ratio to bare POST |"
+    );
+    println!("| --- | --- | ---: | ---: | ---: | ---: |");
     runtime.block_on(async {
         let session = peers::session(&server);
         let app = session.request_credentials_token().await.expect("a token");
@@ -199,10 +209,16 @@ async fn take_turns(
     for round in 0..rounds {
         for turn in 0..count {
             let contender = &mut contenders[(round + turn) % count];
+            let cpu_before = thread_cpu_nanos();
             let took = (contender.batch)(batch).await;
+            let cpu_after = thread_cpu_nanos();
             contender
                 .per_request
                 .push(took.as_secs_f64() * 1e9 / batch as f64);
+            if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+                let cpu = after.saturating_sub(before) as f64;
+                contender.cpu_per_request.push(cpu / batch as f64);
+            }
         }
     }
     contenders
@@ -213,22 +229,41 @@ fn print(grant: &str, contenders: &[Contender<'_>]) {
         return;
     };
     for contender in contenders {
-        let ratios: Vec<f64> = contender
-            .per_request
-            .iter()
-            .zip(&bare.per_request)
-            .map(|(this, floor)| this / floor)
-            .collect();
+        let cpu = if contender.cpu_per_request.is_empty() {
+            "- | -".to_owned()
+        } else {
+            format!(
+                "{:.2} µs | {:.3}",
+                median(contender.cpu_per_request.clone()) / 1_000.0,
+                paired_ratio(&contender.cpu_per_request, &bare.cpu_per_request),
+            )
+        };
         println!(
-            "| {grant} | {} | {:.2} µs | {:.3} |",
+            "| {grant} | {} | {:.2} µs | {:.3} | {cpu} |",
             contender.name,
             median(contender.per_request.clone()) / 1_000.0,
-            median(ratios),
+            paired_ratio(&contender.per_request, &bare.per_request),
         );
     }
+}
+
+/// The median of the round-by-round ratios of `this` to `floor`.
+fn paired_ratio(this: &[f64], floor: &[f64]) -> f64 {
+    median(
+        this.iter()
+            .zip(floor)
+            .map(|(this, floor)| this / floor)
+            .collect(),
+    )
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// The CPU time this thread has used, from Linux's scheduler statistics; `None` elsewhere.
+fn thread_cpu_nanos() -> Option<u64> {
+    let stats = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stats.split_whitespace().next()?.parse().ok()
 }
