@@ -7,7 +7,7 @@
 //! end a table of the times per call is printed, with each request's ratio to the bare POST.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{TimeDelta, Utc};
 use criterion::Criterion;
@@ -30,6 +30,7 @@ const RSPOTIFY: &str = "rspotify";
 const OAUTH2: &str = "oauth2";
 
 fn main() {
+    let started = SystemTime::now();
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4))
@@ -46,7 +47,7 @@ fn main() {
     authorize_url(&mut criterion, &server);
     criterion.final_summary();
 
-    summary::print();
+    summary::print(started);
 }
 
 /// Part 1: the app's own token.
@@ -203,7 +204,8 @@ fn authorize_url(criterion: &mut Criterion, server: &TokenServer) {
 
 /// The table of the run, from the estimates criterion just wrote.
 mod summary {
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
+    use std::time::SystemTime;
 
     use super::{
         AUTHORIZE, BARE, CREDENTIALS, OAUTH2, OURS, OURS_PREBUILT, OURS_RENEW, REFRESH, RSPOTIFY,
@@ -216,32 +218,42 @@ mod summary {
         upper: f64,
     }
 
-    /// Prints one Markdown table of parts 1 to 3. Benchmarks filtered out of this run are
-    /// left out of it.
-    pub(super) fn print() {
+    /// The estimates criterion wrote in this run: older ones, of benchmarks filtered out of
+    /// it or of a run in criterion's test mode (which writes none), are not read.
+    struct Estimates {
+        dir: PathBuf,
+        since: SystemTime,
+    }
+
+    /// Prints one Markdown table of parts 1 to 3, of the benchmarks this run measured.
+    pub(super) fn print(since: SystemTime) {
         let Some(dir) = criterion_dir() else {
             println!("no criterion directory found: no summary table");
             return;
         };
+        let estimates = Estimates { dir, since };
+        let mut rows = Vec::new();
+        for group in [CREDENTIALS, REFRESH] {
+            rows.extend(request_rows(&estimates, group));
+        }
+        rows.extend(authorize_rows(&estimates));
+        if rows.is_empty() {
+            return;
+        }
         println!();
         println!("| part | library | time per call | 95% CI | ratio to bare POST | target |");
         println!("| --- | --- | ---: | ---: | ---: | --- |");
-        for group in [CREDENTIALS, REFRESH] {
-            print_requests(&dir, group);
+        for row in rows {
+            println!("{row}");
         }
-        print_authorize(&dir);
     }
 
-    fn print_requests(dir: &Path, group: &str) {
-        let floor = estimate(dir, group, BARE);
-        let peers = [RSPOTIFY, OAUTH2].map(|name| estimate(dir, group, name));
-        let fastest_peer = peers
-            .iter()
-            .flatten()
-            .map(|peer| peer.time)
-            .fold(f64::INFINITY, f64::min);
+    fn request_rows(estimates: &Estimates, group: &str) -> Vec<String> {
+        let floor = estimates.get(group, BARE);
+        let fastest_peer = fastest(estimates, group);
+        let mut rows = Vec::new();
         for name in [OURS, OURS_RENEW, BARE, RSPOTIFY, OAUTH2] {
-            let Some(this) = estimate(dir, group, name) else {
+            let Some(this) = estimates.get(group, name) else {
                 continue;
             };
             let ratio = floor.as_ref().map(|floor| this.time / floor.time);
@@ -251,8 +263,9 @@ mod summary {
                 String::new()
             };
             let ratio = ratio.map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.3}"));
-            row(group, name, &this, &ratio, &target);
+            rows.push(row(group, name, &this, &ratio, &target));
         }
+        rows
     }
 
     /// Within 1.10 times the bare POST, and no slower than the faster peer.
@@ -270,15 +283,11 @@ mod summary {
         format!("{floor}; {peers}")
     }
 
-    fn print_authorize(dir: &Path) {
-        let peers = [RSPOTIFY, OAUTH2].map(|name| estimate(dir, AUTHORIZE, name));
-        let fastest_peer = peers
-            .iter()
-            .flatten()
-            .map(|peer| peer.time)
-            .fold(f64::INFINITY, f64::min);
+    fn authorize_rows(estimates: &Estimates) -> Vec<String> {
+        let fastest_peer = fastest(estimates, AUTHORIZE);
+        let mut rows = Vec::new();
         for name in [OURS, OURS_PREBUILT, RSPOTIFY, OAUTH2] {
-            let Some(this) = estimate(dir, AUTHORIZE, name) else {
+            let Some(this) = estimates.get(AUTHORIZE, name) else {
                 continue;
             };
             let target = match name {
@@ -286,17 +295,27 @@ mod summary {
                 OURS | OURS_PREBUILT => "≤ peers: **missed**",
                 _ => "",
             };
-            row(AUTHORIZE, name, &this, "-", target);
+            rows.push(row(AUTHORIZE, name, &this, "-", target));
         }
+        rows
     }
 
-    fn row(group: &str, name: &str, this: &Estimate, ratio: &str, target: &str) {
-        println!(
+    /// The time of the faster of rspotify and oauth2 in `group`; infinite when neither ran.
+    fn fastest(estimates: &Estimates, group: &str) -> f64 {
+        [RSPOTIFY, OAUTH2]
+            .iter()
+            .filter_map(|name| estimates.get(group, name))
+            .map(|peer| peer.time)
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    fn row(group: &str, name: &str, this: &Estimate, ratio: &str, target: &str) -> String {
+        format!(
             "| {group} | {name} | {} | {} – {} | {ratio} | {target} |",
             duration(this.time),
             duration(this.lower),
             duration(this.upper),
-        );
+        )
     }
 
     fn duration(nanos: f64) -> String {
@@ -307,22 +326,28 @@ mod summary {
         }
     }
 
-    fn estimate(dir: &Path, group: &str, name: &str) -> Option<Estimate> {
-        let path = dir.join(group).join(name).join("new/estimates.json");
-        let text = std::fs::read_to_string(path).ok()?;
-        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-        // The time criterion reports: the slope of time over iterations when it sampled
-        // linearly (its default), the mean otherwise.
-        let typical = match &json["slope"] {
-            serde_json::Value::Null => &json["mean"],
-            slope => slope,
-        };
-        let interval = &typical["confidence_interval"];
-        Some(Estimate {
-            time: typical["point_estimate"].as_f64()?,
-            lower: interval["lower_bound"].as_f64()?,
-            upper: interval["upper_bound"].as_f64()?,
-        })
+    impl Estimates {
+        fn get(&self, group: &str, name: &str) -> Option<Estimate> {
+            let path = self.dir.join(group).join(name).join("new/estimates.json");
+            let written = std::fs::metadata(&path).ok()?.modified().ok()?;
+            if written < self.since {
+                return None;
+            }
+            let text = std::fs::read_to_string(path).ok()?;
+            let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+            // The time criterion reports: the slope of time over iterations when it sampled
+            // linearly (its default), the mean otherwise.
+            let typical = match &json["slope"] {
+                serde_json::Value::Null => &json["mean"],
+                slope => slope,
+            };
+            let interval = &typical["confidence_interval"];
+            Some(Estimate {
+                time: typical["point_estimate"].as_f64()?,
+                lower: interval["lower_bound"].as_f64()?,
+                upper: interval["upper_bound"].as_f64()?,
+            })
+        }
     }
 
     /// Where criterion writes: `$CRITERION_HOME`, or `criterion` in the target directory,
