@@ -26,7 +26,9 @@ pub(crate) struct Config {
     pub(crate) client_id: String,
     pub(crate) client_secret: Option<SecretString>,
     pub(crate) redirect_uri: Option<String>,
-    pub(crate) accounts_url: Url,
+    /// `/authorize` and `/api/token`, joined once when the session is built.
+    pub(crate) authorize_url: Url,
+    pub(crate) token_url: Url,
     pub(crate) http: reqwest::Client,
     pub(crate) timeout: Duration,
     pub(crate) expiry_margin: TimeDelta,
@@ -42,7 +44,7 @@ impl fmt::Debug for Config {
                 &self.client_secret.as_ref().map(|_| "[redacted]"),
             )
             .field("redirect_uri", &self.redirect_uri)
-            .field("accounts_url", &self.accounts_url.as_str())
+            .field("token_url", &self.token_url.as_str())
             .field("timeout", &self.timeout)
             .field("expiry_margin", &self.expiry_margin)
             .finish_non_exhaustive()
@@ -78,13 +80,6 @@ struct OAuthErrorBody {
 }
 
 impl Config {
-    pub(crate) fn endpoint(&self, path: &str) -> Url {
-        // `accounts_url` ends with `/` (see `parse_accounts_url`), so `join` appends.
-        self.accounts_url
-            .join(path)
-            .unwrap_or_else(|_| self.accounts_url.clone())
-    }
-
     pub(crate) fn require_redirect_uri(&self) -> Result<&str> {
         self.redirect_uri
             .as_deref()
@@ -98,7 +93,7 @@ impl Config {
         let form = self.form(&grant)?;
         let mut request = self
             .http
-            .post(self.endpoint("api/token"))
+            .post(self.token_url.clone())
             .timeout(self.timeout)
             .header(ACCEPT, "application/json")
             .form(&form);

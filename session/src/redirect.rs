@@ -72,9 +72,21 @@ fn is_loopback_literal(host: Option<&Host<&str>>) -> bool {
     }
 }
 
-/// Parses the accounts service URL: `https`, or `http` on a loopback address (for tests
-/// against a local server). The path is kept, so a service behind a prefix works.
-pub(crate) fn parse_accounts_url(url: &str) -> Result<Url> {
+/// The authorize and token endpoints of an accounts service URL: `https`, or `http` on a
+/// loopback address (for tests against a local server). The path is kept, so a service
+/// behind a prefix works.
+pub(crate) fn accounts_endpoints(url: &str) -> Result<(Url, Url)> {
+    let base = parse_accounts_url(url)?;
+    let join = |path| {
+        base.join(path).map_err(|_| Error::InvalidAccountsUrl {
+            url: url.to_owned(),
+            reason: "the endpoints cannot be joined to it",
+        })
+    };
+    Ok((join("authorize")?, join("api/token")?))
+}
+
+fn parse_accounts_url(url: &str) -> Result<Url> {
     let invalid = |reason| Error::InvalidAccountsUrl {
         url: url.to_owned(),
         reason,

@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::credentials::SpotifyCredentials;
 use crate::error::{Error, GrantType, Result};
 use crate::http::{Config, Grant};
-use crate::redirect::{parse_accounts_url, validate_redirect_uri};
+use crate::redirect::{accounts_endpoints, validate_redirect_uri};
 use crate::scope::Scopes;
 use crate::token::AccessToken;
 
@@ -239,7 +239,7 @@ impl SessionBuilder {
         if let Some(uri) = &redirect_uri {
             validate_redirect_uri(uri)?;
         }
-        let accounts_url = parse_accounts_url(&self.accounts_url)?;
+        let (authorize_url, token_url) = accounts_endpoints(&self.accounts_url)?;
         let http = match self.http {
             Some(http) => http,
             None => default_http_client(self.timeout)?,
@@ -251,7 +251,8 @@ impl SessionBuilder {
             client_id,
             client_secret,
             redirect_uri,
-            accounts_url,
+            authorize_url,
+            token_url,
             http,
             timeout: self.timeout,
             expiry_margin,
@@ -367,9 +368,8 @@ impl Session<Unauthenticated> {
     /// [`Error::MissingRedirectUri`] when the session has no redirect URI.
     pub fn authorize_url(&self, options: &AuthorizeOptions) -> Result<Url> {
         let redirect_uri = self.config.require_redirect_uri()?;
-        let base = self.config.endpoint("authorize");
         Ok(authorize::authorize_url(
-            &base,
+            &self.config.authorize_url,
             &self.config.client_id,
             redirect_uri,
             options,
@@ -461,14 +461,12 @@ impl Session<Unauthenticated> {
     ) -> Result<Session<Authorized>> {
         let grant = Grant::AuthorizationCode { code, verifier };
         let answer = self.config.request_token(grant).await?;
-        let refresh_token = answer
-            .refresh_token
-            .clone()
-            .ok_or(Error::MissingRefreshToken {
-                grant: GrantType::AuthorizationCode,
-            })?;
+        let (token, refresh_token) = answer.into_parts(None);
+        let refresh_token = refresh_token.ok_or(Error::MissingRefreshToken {
+            grant: GrantType::AuthorizationCode,
+        })?;
         Ok(self.with_state(Authorized {
-            token: answer.access_token(None),
+            token,
             refresh_token,
         }))
     }
@@ -482,7 +480,7 @@ impl Session<Unauthenticated> {
     pub async fn request_credentials_token(&self) -> Result<Session<ClientCredentials>> {
         let answer = self.config.request_token(Grant::ClientCredentials).await?;
         Ok(self.with_state(ClientCredentials {
-            token: answer.access_token(None),
+            token: answer.into_parts(None).0,
         }))
     }
 
@@ -505,9 +503,10 @@ impl Session<Unauthenticated> {
             refresh_token: &refresh_token,
         };
         let answer = self.config.request_token(grant).await?;
+        let (token, rotated) = answer.into_parts(None);
         Ok(self.with_state(Authorized {
-            token: answer.access_token(None),
-            refresh_token: answer.refresh_token.clone().unwrap_or(refresh_token),
+            token,
+            refresh_token: rotated.unwrap_or(refresh_token),
         }))
     }
 }
@@ -606,10 +605,10 @@ impl<S: State> Session<S> {
             refresh_token: &grant.refresh_token,
         };
         let answer = self.config.request_token(request).await?;
-        let token = answer.access_token(Some(&grant.token.scopes));
+        let (token, rotated) = answer.into_parts(Some(&grant.token.scopes));
         let state = self.state.authorized_mut();
         state.token = token;
-        if let Some(rotated) = answer.refresh_token {
+        if let Some(rotated) = rotated {
             state.refresh_token = rotated;
         }
         Ok(())
@@ -630,7 +629,7 @@ impl<S: State> Session<S> {
     {
         let answer = self.config.request_token(Grant::ClientCredentials).await?;
         let app = self.state.app_mut();
-        app.token = answer.access_token(Some(&app.token.scopes));
+        app.token = answer.into_parts(Some(&app.token.scopes)).0;
         Ok(())
     }
 }

@@ -46,18 +46,23 @@ pub(crate) struct TokenResponse {
 }
 
 impl TokenResponse {
-    /// The access token, keeping `previous` scopes when the answer names none.
-    pub(crate) fn access_token(&self, previous: Option<&Scopes>) -> AccessToken {
-        AccessToken {
-            secret: self.access_token.clone(),
+    /// The access token and the refresh token sent, if any; the token keeps `previous`
+    /// scopes when the answer names none.
+    pub(crate) fn into_parts(
+        self,
+        previous: Option<&Scopes>,
+    ) -> (AccessToken, Option<SecretString>) {
+        let scopes = self
+            .scopes
+            .or_else(|| previous.cloned())
+            .unwrap_or_default();
+        let token = AccessToken {
+            secret: self.access_token,
             expires_at: self.expires_at,
+            scopes,
             lifetime: Some(self.lifetime),
-            scopes: self
-                .scopes
-                .clone()
-                .or_else(|| previous.cloned())
-                .unwrap_or_default(),
-        }
+        };
+        (token, self.refresh_token)
     }
 }
 
