@@ -11,42 +11,18 @@ use httpmock::Method::POST;
 use httpmock::MockServer;
 use secrecy::ExposeSecret as _;
 use serde_json::json;
-use spotify_session::testing::{FakeAccounts, FakeClient, GrantKind, Knobs, RefreshPolicy};
+use spotify_session::testing::{FakeAccounts, GrantKind, RefreshPolicy};
 use spotify_session::{
-    AuthorizeOptions, Authorized, ClientCredentials, Error, MemoryStore, OAuthErrorCode,
-    RetryPolicy, Scope, Session, SharedSession, StoreError, StoredToken, TokenEvent, TokenStore,
-    Unauthenticated,
+    ClientCredentials, Error, MemoryStore, OAuthErrorCode, RetryPolicy, Scope, Session,
+    SharedSession, StoreError, StoredToken, TokenEvent, TokenStore,
 };
-use support::{CLIENT_ID, CLIENT_SECRET, ManualClock, REDIRECT_URI};
+use support::fake_accounts as fake;
+use support::{CLIENT_SECRET, ManualClock, user_grant};
 
 const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
 /// From a fresh token to 30 s before its expiry: inside the default 60 s expiry margin, so
 /// the token is due for renewal, yet it still works.
 const INTO_THE_MARGIN: Duration = Duration::from_secs(3600 - 30);
-
-async fn fake(knobs: impl FnOnce(&mut Knobs)) -> FakeAccounts {
-    FakeAccounts::builder()
-        .client(FakeClient::confidential(CLIENT_ID, CLIENT_SECRET).redirect_uri(REDIRECT_URI))
-        .knobs(knobs)
-        .start()
-        .await
-        .expect("the fake starts")
-}
-
-/// A user's grant from the fake, through the authorization-code flow.
-async fn user_grant(
-    fake: &FakeAccounts,
-    session: &Session<Unauthenticated>,
-) -> Session<Authorized> {
-    let pending = session
-        .begin_authorization(&AuthorizeOptions::new().scopes([Scope::UserReadEmail]))
-        .unwrap();
-    let callback = fake.authorize(pending.url().as_str()).await.unwrap();
-    session
-        .complete_authorization(pending, callback.as_str())
-        .await
-        .unwrap()
-}
 
 /// Retries without real waiting, unless a test asks for `Retry-After`.
 fn quick_retries() -> RetryPolicy {

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::ExposeSecret as _;
-use spotify_session::testing::{FakeAccounts, FakeClient, GrantKind, RefreshPolicy};
+use spotify_session::testing::{FakeAccounts, GrantKind, RefreshPolicy};
 use spotify_session::{
-    AuthorizeOptions, Authorized, Error, FileStore, MemoryStore, RetryPolicy, Scope, Session,
-    SharedSession, StoreError, StoredToken, TokenStore, Unauthenticated,
+    Error, FileStore, MemoryStore, RetryPolicy, Scope, SharedSession, StoreError, StoredToken,
+    TokenStore,
 };
-use support::{CLIENT_ID, CLIENT_SECRET, ManualClock, REDIRECT_URI};
+use support::{ManualClock, user_grant};
 
 const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
 
@@ -34,30 +34,12 @@ fn refresh(token: &StoredToken) -> &str {
 }
 
 async fn fake(rotate: bool) -> FakeAccounts {
-    FakeAccounts::builder()
-        .client(FakeClient::confidential(CLIENT_ID, CLIENT_SECRET).redirect_uri(REDIRECT_URI))
-        .knobs(|knobs| {
-            if rotate {
-                knobs.refresh_policy = RefreshPolicy::Rotate;
-            }
-        })
-        .start()
-        .await
-        .expect("the fake starts")
-}
-
-async fn user_grant(
-    fake: &FakeAccounts,
-    session: &Session<Unauthenticated>,
-) -> Session<Authorized> {
-    let pending = session
-        .begin_authorization(&AuthorizeOptions::new().scopes([Scope::UserReadEmail]))
-        .unwrap();
-    let callback = fake.authorize(pending.url().as_str()).await.unwrap();
-    session
-        .complete_authorization(pending, callback.as_str())
-        .await
-        .unwrap()
+    support::fake_accounts(|knobs| {
+        if rotate {
+            knobs.refresh_policy = RefreshPolicy::Rotate;
+        }
+    })
+    .await
 }
 
 /// The temporary files the file store leaves in `directory`.

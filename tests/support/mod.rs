@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone as _, Utc};
-use spotify_session::{Clock, Credentials, Session, Unauthenticated};
+use spotify_session::testing::{FakeAccounts, FakeClient, Knobs};
+use spotify_session::{
+    AuthorizeOptions, Authorized, Clock, Credentials, Scope, Session, Unauthenticated,
+};
 
 /// The client id of the Basic-header test vector of `SPOTIFY.md`.
 pub const CLIENT_ID: &str = "b777292af0def22f9257991fc770b520";
@@ -64,5 +67,30 @@ pub fn public(accounts_url: &str, clock: Arc<ManualClock>) -> Session<Unauthenti
         .accounts_url(accounts_url)
         .clock(clock)
         .build()
+        .unwrap()
+}
+
+/// A `FakeAccounts` that knows the confidential client above, with `knobs` set.
+pub async fn fake_accounts(knobs: impl FnOnce(&mut Knobs)) -> FakeAccounts {
+    FakeAccounts::builder()
+        .client(FakeClient::confidential(CLIENT_ID, CLIENT_SECRET).redirect_uri(REDIRECT_URI))
+        .knobs(knobs)
+        .start()
+        .await
+        .expect("the fake starts")
+}
+
+/// A user's grant from the fake, through the authorization-code flow.
+pub async fn user_grant(
+    fake: &FakeAccounts,
+    session: &Session<Unauthenticated>,
+) -> Session<Authorized> {
+    let pending = session
+        .begin_authorization(&AuthorizeOptions::new().scopes([Scope::UserReadEmail]))
+        .unwrap();
+    let callback = fake.authorize(pending.url().as_str()).await.unwrap();
+    session
+        .complete_authorization(pending, callback.as_str())
+        .await
         .unwrap()
 }
