@@ -229,11 +229,7 @@ async fn a_redirect_is_not_followed() {
 
 #[tokio::test]
 async fn a_refused_connection_is_transient() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let session = support::confidential(&format!("http://127.0.0.1:{port}"), ManualClock::new());
 
     let error = session.request_credentials_token().await.unwrap_err();

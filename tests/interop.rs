@@ -15,7 +15,6 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret as _, SecretString};
-use spotify_session::loopback::Callback;
 use spotify_session::{
     AuthorizeOptions, Authorized, Credentials, Error, OAuthErrorCode, PkceVerifier, Scope, Session,
     SharedSession, TokenEvent, Unauthenticated,
@@ -41,14 +40,6 @@ fn email() -> AuthorizeOptions {
 
 fn text(secret: &SecretString) -> String {
     secret.expose_secret().to_owned()
-}
-
-fn param(callback: &Callback, name: &str) -> Option<String> {
-    callback
-        .url()
-        .query_pairs()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
 }
 
 /// A fresh token lives the server's TTL, less the time its answer took to arrive.
@@ -142,7 +133,7 @@ async fn authorization_code_flow_refreshes_with_rotation() {
             .authorize(pending.url(), server.redirect_uri())
             .await;
         // RFC 9207's `iss`, which Spotify does not send, must not get in the way.
-        assert!(param(&callback, "iss").is_some());
+        assert!(support::callback_param(&callback, "iss").is_some());
         let mut user = session
             .complete_authorization(pending, callback)
             .await
@@ -195,7 +186,7 @@ async fn a_pkce_code_needs_its_verifier() {
         let callback = Browser::new()
             .authorize(pending.url(), server.redirect_uri())
             .await;
-        let code = param(&callback, "code").unwrap();
+        let code = support::callback_param(&callback, "code").unwrap();
 
         let other = PkceVerifier::generate();
         let error = session
@@ -268,8 +259,11 @@ async fn a_code_exchanged_twice_is_invalid_grant() {
         let callback = Browser::new()
             .authorize(pending.url(), server.redirect_uri())
             .await;
-        assert_eq!(param(&callback, "state").as_deref(), Some(pending.state()));
-        let code = param(&callback, "code").unwrap();
+        assert_eq!(
+            support::callback_param(&callback, "state").as_deref(),
+            Some(pending.state())
+        );
+        let code = support::callback_param(&callback, "code").unwrap();
 
         let mut user = session.request_access_token(&code).await.unwrap();
         let access_token = text(user.access_token());

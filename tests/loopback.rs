@@ -1,5 +1,7 @@
 //! The loopback redirect listener, driven by a real HTTP client as a browser would.
 
+mod support;
+
 use std::net::{Ipv6Addr, SocketAddr, TcpListener as StdTcpListener};
 use std::time::{Duration, Instant};
 
@@ -11,15 +13,10 @@ use spotify_session::testing::{FakeAccounts, FakeClient};
 use spotify_session::{
     AuthorizeOptions, Credentials, Error, PendingAuthorization, Scope, Session, Unauthenticated,
 };
+use support::{callback_param, free_port};
 use tokio::task::JoinHandle;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A port that was free a moment ago: bound on port 0, read, released.
-fn free_port() -> u16 {
-    let listener = StdTcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 fn redirect_uri(port: u16) -> String {
     format!("http://127.0.0.1:{port}/callback")
@@ -117,14 +114,6 @@ fn assert_not_this_login(page: &Page) {
     );
 }
 
-fn param(callback: &Callback, name: &str) -> Option<String> {
-    callback
-        .url()
-        .query_pairs()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-}
-
 fn assert_port_free(port: u16) {
     StdTcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
 }
@@ -156,8 +145,11 @@ async fn favicon_gets_404_then_the_callback_is_returned() {
     let callback = waiting.await.unwrap().unwrap();
     assert_eq!(callback.as_str(), callback_url);
     assert_eq!(callback.as_ref(), callback_url);
-    assert_eq!(param(&callback, "code").as_deref(), Some("the-code"));
-    assert_eq!(param(&callback, "state").as_deref(), Some("a&b=c"));
+    assert_eq!(
+        callback_param(&callback, "code").as_deref(),
+        Some("the-code")
+    );
+    assert_eq!(callback_param(&callback, "state").as_deref(), Some("a&b=c"));
     assert_eq!(callback.clone().into_url(), *callback.url());
 }
 
@@ -186,7 +178,7 @@ async fn callback_without_code_or_error_gets_400_and_the_wait_goes_on() {
         StatusCode::OK
     );
     let callback = waiting.await.unwrap().unwrap();
-    assert_eq!(param(&callback, "code").as_deref(), Some("c2"));
+    assert_eq!(callback_param(&callback, "code").as_deref(), Some("c2"));
 }
 
 #[tokio::test]
@@ -205,7 +197,7 @@ async fn other_methods_on_the_callback_path_are_refused_and_the_wait_goes_on() {
 
     assert_eq!(get(&format!("{uri}?code=c3")).await.status, StatusCode::OK);
     assert_eq!(
-        param(&waiting.await.unwrap().unwrap(), "code").as_deref(),
+        callback_param(&waiting.await.unwrap().unwrap(), "code").as_deref(),
         Some("c3")
     );
 }
@@ -226,9 +218,12 @@ async fn access_denied_is_returned_for_the_session_to_report() {
     assert!(page.body.contains("access_denied"), "{}", page.body);
 
     let callback = waiting.await.unwrap().unwrap();
-    assert_eq!(param(&callback, "error").as_deref(), Some("access_denied"));
-    assert_eq!(param(&callback, "state").as_deref(), Some("s1"));
-    assert_eq!(param(&callback, "code"), None);
+    assert_eq!(
+        callback_param(&callback, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(callback_param(&callback, "state").as_deref(), Some("s1"));
+    assert_eq!(callback_param(&callback, "code"), None);
 }
 
 #[tokio::test]
@@ -251,7 +246,7 @@ async fn error_text_is_escaped_on_the_page() {
 
     let callback = waiting.await.unwrap().unwrap();
     assert_eq!(
-        param(&callback, "error").as_deref(),
+        callback_param(&callback, "error").as_deref(),
         Some("<script>alert(1)</script>")
     );
 }
@@ -335,7 +330,7 @@ async fn the_port_is_free_again_after_the_callback() {
         StatusCode::OK
     );
     assert_eq!(
-        param(&again.await.unwrap().unwrap(), "code").as_deref(),
+        callback_param(&again.await.unwrap().unwrap(), "code").as_deref(),
         Some("again")
     );
     let refused = browser().get(format!("{uri}?code=late")).send().await;
@@ -358,7 +353,7 @@ async fn a_redirect_that_arrives_between_bind_and_wait_is_served() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let callback = listener.wait(WAIT).await.unwrap();
 
-    assert_eq!(param(&callback, "code").as_deref(), Some("early"));
+    assert_eq!(callback_param(&callback, "code").as_deref(), Some("early"));
     assert_eq!(early.await.unwrap().status, StatusCode::OK);
 }
 
@@ -433,7 +428,7 @@ async fn wait_for_answers_callbacks_of_other_logins_with_400_and_goes_on() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let callback = waiting.await.unwrap().unwrap();
     assert_eq!(callback.url(), &redirect);
-    assert_ne!(param(&callback, "code").as_deref(), Some("forged"));
+    assert_ne!(callback_param(&callback, "code").as_deref(), Some("forged"));
 
     let user = session
         .complete_authorization(pending, callback)
@@ -459,7 +454,10 @@ async fn wait_for_returns_a_refusal_that_carries_the_pending_state() {
     assert!(page.body.contains("access_denied"), "{}", page.body);
 
     let callback = waiting.await.unwrap().unwrap();
-    assert_eq!(param(&callback, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        callback_param(&callback, "error").as_deref(),
+        Some("access_denied")
+    );
     let error = session
         .complete_authorization(pending, callback)
         .await

@@ -81,11 +81,7 @@ fn pending_authorization_and_options_hide_state_and_verifier() {
 
 /// One value of every variant, with secrets wherever the input could carry them.
 async fn every_error() -> Vec<Error> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let closed = support::confidential(&format!("http://127.0.0.1:{port}"), ManualClock::new());
     let http = closed.resume(REFRESH).await.unwrap_err();
 

@@ -409,11 +409,7 @@ async fn an_oauth_error_is_never_retried() {
 #[tokio::test]
 async fn a_transport_failure_reaches_every_waiter() {
     // A port that was just free: the connection is refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let session = support::confidential(&format!("http://127.0.0.1:{port}"), ManualClock::new());
     let expired = StoredToken::new("old-access", session_epoch()).with_refresh_token("r");
     let shared = SharedSession::builder(session.restore(expired).unwrap())

@@ -2,7 +2,7 @@
 //! and a browser that signs in and consents on its pages.
 
 use std::io::{BufRead as _, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
@@ -63,7 +63,7 @@ impl InteropServer {
     /// As [`InteropServer::start`].
     pub fn start_with(settings: &[(&str, &str)]) -> Self {
         let dir = interop_dir();
-        let redirect_uri = format!("http://127.0.0.1:{}/callback", free_port());
+        let redirect_uri = format!("http://127.0.0.1:{}/callback", super::free_port());
         let ttl = ACCESS_TOKEN_TTL.to_string();
         let mut child = Command::new("node")
             .arg("server.mjs")
@@ -203,12 +203,6 @@ fn interop_dir() -> PathBuf {
          first (the full test command is `npm ci --prefix interop && cargo test`)"
     );
     dir
-}
-
-/// A port that was free a moment ago: bound on port 0, read, released.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port is free");
-    listener.local_addr().expect("a bound port").port()
 }
 
 /// Reads `listening 127.0.0.1:PORT`.

@@ -23,6 +23,24 @@ pub const CLIENT_SECRET: &str = "6a0419f43d0aa93b2ae881429b6b9bc2";
 pub const BASIC: &str = "Basic Yjc3NzI5MmFmMGRlZjIyZjkyNTc5OTFmYzc3MGI1MjA6NmEwNDE5ZjQzZDBhYTkzYjJhZTg4MTQyOWI2YjliYzI=";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:8888/callback";
 
+/// A port on `127.0.0.1` that was free a moment ago: bound on port 0, read, released.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port is free");
+    listener.local_addr().expect("a bound port").port()
+}
+
+/// A query parameter of a received callback.
+pub fn callback_param(
+    callback: &spotify_session::loopback::Callback,
+    name: &str,
+) -> Option<String> {
+    callback
+        .url()
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
 /// A clock that only moves when told to.
 #[derive(Debug)]
 pub struct ManualClock(Mutex<DateTime<Utc>>);
